@@ -1,0 +1,24 @@
+"""mfa-amr: record how a user authenticated in each session, decide the assurance
+level, and write the ``amr`` claim into access tokens."""
+
+from __future__ import annotations
+
+from mfa_amr import exceptions, rfc8176
+from mfa_amr._claims import AMRClaim, AMREntry
+from mfa_amr._methods import AuthenticationMethod, Factor, MethodSpec
+from mfa_amr._policy import AAL, AmrStyle, Assessment, LevelRule, Policy
+
+__all__ = [
+    "AAL",
+    "AMRClaim",
+    "AMREntry",
+    "AmrStyle",
+    "Assessment",
+    "AuthenticationMethod",
+    "Factor",
+    "LevelRule",
+    "MethodSpec",
+    "Policy",
+    "exceptions",
+    "rfc8176",
+]

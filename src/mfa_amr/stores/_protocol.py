@@ -1,0 +1,105 @@
+"""The storage protocol every backend implements."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Protocol, TypeAlias
+
+from mfa_amr._claims import AMRClaim
+from mfa_amr._methods import AuthenticationMethod
+
+SessionIdLike: TypeAlias = "uuid.UUID | str"
+"""A session id: a ``UUID`` or its string form."""
+
+MethodLike: TypeAlias = "str | AuthenticationMethod"
+"""A method name: a string of the method syntax, or an ``AuthenticationMethod``."""
+
+RecordItem: TypeAlias = (
+    "tuple[SessionIdLike, MethodLike] | tuple[SessionIdLike, MethodLike, datetime]"
+)
+"""One item of ``record_many``: ``(session_id, method)`` or ``(session_id, method,
+at)``."""
+
+Clock: TypeAlias = Callable[[], datetime]
+"""A callable returning the current time as an aware datetime."""
+
+
+class ClaimStore(Protocol):
+    """Where a service keeps its sessions' claims: one per (session, method).
+
+    Backends need not inherit from this class; mypy checks conformance, and
+    :mod:`mfa_amr.testing` checks behaviour. Every backend raises the same
+    :mod:`mfa_amr.exceptions` for the same situation, and refuses invalid input
+    (:class:`~mfa_amr.exceptions.InvalidInputError` and its subclasses) before
+    anything changes.
+    """
+
+    def record(
+        self,
+        session_id: SessionIdLike,
+        method: MethodLike,
+        *,
+        at: datetime | None = None,
+    ) -> AMRClaim:
+        """Record that the session proved ``method`` at ``at`` (default: the store's
+        clock).
+
+        The first time for a (session, method) pair creates a claim with a fresh
+        uuid4 ``id`` and ``created_at = updated_at = at``. Again, it keeps ``id`` and
+        ``created_at`` and sets ``updated_at = max(updated_at, at)``: it never moves
+        backwards. Returns the claim as stored.
+
+        Raises:
+            InvalidClaimError: ``session_id`` is not a UUID, or ``at`` is naive.
+            InvalidMethodError: ``method`` breaks the name syntax.
+            UnrecordableMethodError: the store's policy refuses the method.
+            StoreError: the backend failed.
+        """
+        ...
+
+    def record_many(self, items: Iterable[RecordItem]) -> list[AMRClaim]:
+        """Record several items at once, all or nothing, with ``record``'s semantics.
+
+        A pair that appears more than once ends as if its records had been made one
+        after another. Returns the resulting claim of each distinct pair, in the
+        order each pair first appears.
+        """
+        ...
+
+    def claims(self, session_id: SessionIdLike) -> list[AMRClaim]:
+        """The session's claims, most recent ``updated_at`` first, ties by method
+        name in code-point order."""
+        ...
+
+    def claims_many(
+        self, session_ids: Iterable[SessionIdLike]
+    ) -> dict[uuid.UUID, list[AMRClaim]]:
+        """``claims`` for several sessions; every asked session is a key, one
+        without claims maps to ``[]``."""
+        ...
+
+    def get(self, claim_id: SessionIdLike) -> AMRClaim | None:
+        """The claim with this ``id``, or ``None``."""
+        ...
+
+    def revoke(self, session_id: SessionIdLike, method: MethodLike) -> bool:
+        """Remove the session's claim for ``method`` (a factor was removed); tell
+        whether there was one."""
+        ...
+
+    def revoke_everywhere(
+        self, session_ids: Iterable[SessionIdLike], method: MethodLike
+    ) -> int:
+        """``revoke`` across several sessions (a user's); returns claims removed."""
+        ...
+
+    def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
+        """Remove every claim of the sessions (sign-out); returns claims removed."""
+        ...
+
+    def purge(self, *, before: datetime) -> int:
+        """Remove every claim of each session whose newest ``updated_at`` is older
+        than ``before`` (retention); returns claims removed."""
+        ...
