@@ -7,6 +7,8 @@ from mfa_amr import exceptions, rfc8176
 from mfa_amr._claims import AMRClaim, AMREntry
 from mfa_amr._methods import AuthenticationMethod, Factor, MethodSpec
 from mfa_amr._policy import AAL, AmrStyle, Assessment, LevelRule, Policy
+from mfa_amr._verify import Evaluation, ParsedMethod, StepUpChallenge, parse_amr
+from mfa_amr.exceptions import StepUpRequired
 
 __all__ = [
     "AAL",
@@ -15,10 +17,15 @@ __all__ = [
     "AmrStyle",
     "Assessment",
     "AuthenticationMethod",
+    "Evaluation",
     "Factor",
     "LevelRule",
     "MethodSpec",
+    "ParsedMethod",
     "Policy",
+    "StepUpChallenge",
+    "StepUpRequired",
     "exceptions",
+    "parse_amr",
     "rfc8176",
 ]

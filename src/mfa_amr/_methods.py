@@ -77,7 +77,9 @@ def validate_method(value: object) -> str:
         raise InvalidMethodError(
             f"{shown!r} is not a canonical method name: use {ACCEPTED_FORM}{hint}"
         )
-    return str(value)
+    # str.__str__, not str(): a str subclass may override __str__ to return another
+    # spelling than the one just checked.
+    return str.__str__(value)
 
 
 def _method_validator(_instance: object, _attribute: object, value: object) -> None:
