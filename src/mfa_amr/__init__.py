@@ -9,6 +9,7 @@ from mfa_amr._methods import AuthenticationMethod, Factor, MethodSpec
 from mfa_amr._policy import AAL, AmrStyle, Assessment, LevelRule, Policy
 from mfa_amr._verify import Evaluation, ParsedMethod, StepUpChallenge, parse_amr
 from mfa_amr.exceptions import StepUpRequired
+from mfa_amr.stores.memory import InMemoryClaimStore
 
 __all__ = [
     "AAL",
@@ -19,6 +20,7 @@ __all__ = [
     "AuthenticationMethod",
     "Evaluation",
     "Factor",
+    "InMemoryClaimStore",
     "LevelRule",
     "MethodSpec",
     "ParsedMethod",

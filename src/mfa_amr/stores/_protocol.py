@@ -64,42 +64,89 @@ class ClaimStore(Protocol):
 
         A pair that appears more than once ends as if its records had been made one
         after another. Returns the resulting claim of each distinct pair, in the
-        order each pair first appears.
+        order each pair first appears. Items without ``at`` (or with ``at=None``)
+        share one reading of the clock.
+
+        Raises:
+            InvalidInputError: ``items`` is not an iterable, or an item is not a
+                tuple of two or three values.
+            InvalidClaimError, InvalidMethodError, UnrecordableMethodError: as
+                ``record``, for any item; nothing of the batch is recorded.
         """
         ...
 
     def claims(self, session_id: SessionIdLike) -> list[AMRClaim]:
         """The session's claims, most recent ``updated_at`` first, ties by method
-        name in code-point order."""
+        name in code-point order (whatever a database's collation); ``[]`` for a
+        session without claims.
+
+        Raises:
+            InvalidClaimError: ``session_id`` is not a UUID.
+        """
         ...
 
     def claims_many(
         self, session_ids: Iterable[SessionIdLike]
     ) -> dict[uuid.UUID, list[AMRClaim]]:
         """``claims`` for several sessions; every asked session is a key, one
-        without claims maps to ``[]``."""
+        without claims maps to ``[]``.
+
+        Raises:
+            InvalidInputError: ``session_ids`` is a single id or not an iterable.
+            InvalidClaimError: any of them is not a UUID.
+        """
         ...
 
     def get(self, claim_id: SessionIdLike) -> AMRClaim | None:
-        """The claim with this ``id``, or ``None``."""
+        """The claim with this ``id``, or ``None``.
+
+        Raises:
+            InvalidClaimError: ``claim_id`` is not a UUID.
+        """
         ...
 
     def revoke(self, session_id: SessionIdLike, method: MethodLike) -> bool:
         """Remove the session's claim for ``method`` (a factor was removed); tell
-        whether there was one."""
+        whether there was one.
+
+        Only the name's syntax is checked: a name the policy would not record
+        (``token_refresh``) or does not know finds nothing and returns ``False``.
+
+        Raises:
+            InvalidClaimError: ``session_id`` is not a UUID.
+            InvalidMethodError: ``method`` breaks the name syntax.
+        """
         ...
 
     def revoke_everywhere(
         self, session_ids: Iterable[SessionIdLike], method: MethodLike
     ) -> int:
-        """``revoke`` across several sessions (a user's); returns claims removed."""
+        """``revoke`` across several sessions (a user's); returns claims removed.
+
+        Raises:
+            InvalidInputError: ``session_ids`` is a single id or not an iterable.
+            InvalidClaimError: any of them is not a UUID (nothing is removed).
+            InvalidMethodError: ``method`` breaks the name syntax.
+        """
         ...
 
     def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
-        """Remove every claim of the sessions (sign-out); returns claims removed."""
+        """Remove every claim of the sessions (sign-out); returns claims removed.
+
+        Raises:
+            InvalidInputError: ``session_ids`` is a single id or not an iterable.
+            InvalidClaimError: any of them is not a UUID (nothing is removed).
+        """
         ...
 
     def purge(self, *, before: datetime) -> int:
         """Remove every claim of each session whose newest ``updated_at`` is older
-        than ``before`` (retention); returns claims removed."""
+        than ``before`` (retention); returns claims removed.
+
+        A session with one claim updated at or after ``before`` keeps all its
+        claims, old ones too.
+
+        Raises:
+            InvalidClaimError: ``before`` is not an aware datetime.
+        """
         ...

@@ -1,0 +1,276 @@
+"""``InMemoryClaimStore``: the embedded, thread-safe backend.
+
+It keeps claims in dictionaries behind one lock. Use it in unit tests (with a
+:class:`mfa_amr.testing.FakeClock`), in a single-process service, or as the reference
+against which :mod:`mfa_amr.testing` is itself tested.
+
+Example:
+    >>> import uuid
+    >>> from datetime import datetime, timezone
+    >>> from mfa_amr import InMemoryClaimStore
+    >>> store = InMemoryClaimStore()
+    >>> sid = uuid.uuid4()
+    >>> at = datetime(2026, 1, 15, 9, 0, tzinfo=timezone.utc)
+    >>> store.record(sid, "password", at=at).method
+    'password'
+    >>> [c.method for c in store.claims(sid)]
+    ['password']
+"""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+
+import attrs
+
+from mfa_amr._claims import UTC, AMRClaim, to_utc, to_uuid
+from mfa_amr._methods import validate_method
+from mfa_amr._policy import Policy
+from mfa_amr.exceptions import InvalidInputError
+from mfa_amr.stores._protocol import Clock, MethodLike, RecordItem, SessionIdLike
+
+__all__ = ["InMemoryClaimStore"]
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _session_ids(values: Iterable[SessionIdLike], what: str) -> list[uuid.UUID]:
+    """Every id of an iterable argument, validated before anything changes; one id
+    given where an iterable is expected is refused rather than iterated."""
+    if isinstance(values, (str, bytes, uuid.UUID)):
+        raise InvalidInputError(
+            f"{what} takes an iterable of session ids, got a single "
+            f"{type(values).__name__}: wrap it in a list"
+        )
+    try:
+        items = list(values)
+    except TypeError as exc:
+        raise InvalidInputError(
+            f"{what} takes an iterable of session ids, got {type(values).__name__}"
+        ) from exc
+    return [to_uuid(v, "session_id") for v in items]
+
+
+class InMemoryClaimStore:
+    """A :class:`~mfa_amr.stores.ClaimStore` in process memory.
+
+    Every operation holds one lock for its whole change, so concurrent threads see
+    each operation whole; ``record_many`` validates every item before it changes
+    anything. Claims are lost with the process.
+
+    Args:
+        clock: returns the current time as an aware datetime; read when ``at`` is
+            left out. Default: the real UTC time.
+        policy: decides which methods may be recorded. Default:
+            ``Policy.supabase()``.
+
+    Raises:
+        InvalidInputError: ``clock`` is not callable or ``policy`` not a ``Policy``.
+    """
+
+    def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None):
+        if clock is not None and not callable(clock):
+            raise InvalidInputError(
+                f"clock must be a callable returning an aware datetime, got {clock!r}"
+            )
+        if policy is not None and not isinstance(policy, Policy):
+            raise InvalidInputError(
+                f"policy must be a mfa_amr.Policy, got {type(policy).__name__}"
+            )
+        self._clock: Clock = clock if clock is not None else _utc_now
+        self._policy = policy if policy is not None else Policy.supabase()
+        self._lock = threading.Lock()
+        # session id -> method name -> claim; and claim id -> claim, for get().
+        self._sessions: dict[uuid.UUID, dict[str, AMRClaim]] = {}
+        self._by_id: dict[uuid.UUID, AMRClaim] = {}
+
+    @property
+    def policy(self) -> Policy:
+        """The policy that decides what may be recorded."""
+        return self._policy
+
+    def __repr__(self) -> str:
+        with self._lock:
+            claims, sessions = len(self._by_id), len(self._sessions)
+        return f"<InMemoryClaimStore: {claims} claims in {sessions} sessions>"
+
+    # -- writes -------------------------------------------------------------------
+
+    def record(
+        self,
+        session_id: SessionIdLike,
+        method: MethodLike,
+        *,
+        at: datetime | None = None,
+    ) -> AMRClaim:
+        """Record that the session proved ``method``; see
+        :meth:`mfa_amr.stores.ClaimStore.record`."""
+        sid = to_uuid(session_id, "session_id")
+        name = self._policy.check_recordable(method)
+        when = self._now() if at is None else to_utc(at, "at")
+        with self._lock:
+            return self._apply(sid, name, when)
+
+    def record_many(self, items: Iterable[RecordItem]) -> list[AMRClaim]:
+        """Record several items, all or nothing; see
+        :meth:`mfa_amr.stores.ClaimStore.record_many`.
+
+        An item is a tuple ``(session_id, method)`` or ``(session_id, method, at)``;
+        ``at=None`` means the clock, read once for the whole call.
+        """
+        checked = self._check_items(items)
+        with self._lock:
+            results: dict[tuple[uuid.UUID, str], AMRClaim] = {}
+            for sid, name, when in checked:
+                results[sid, name] = self._apply(sid, name, when)
+            return list(results.values())
+
+    def revoke(self, session_id: SessionIdLike, method: MethodLike) -> bool:
+        """Remove the session's claim for ``method``; see
+        :meth:`mfa_amr.stores.ClaimStore.revoke`.
+
+        Only the name's syntax is checked: revoking a method the policy would not
+        record (``token_refresh``) or does not know simply finds nothing.
+        """
+        sid = to_uuid(session_id, "session_id")
+        name = validate_method(method)
+        with self._lock:
+            return self._remove(sid, name)
+
+    def revoke_everywhere(
+        self, session_ids: Iterable[SessionIdLike], method: MethodLike
+    ) -> int:
+        """``revoke`` across sessions; see
+        :meth:`mfa_amr.stores.ClaimStore.revoke_everywhere`."""
+        sids = _session_ids(session_ids, "revoke_everywhere")
+        name = validate_method(method)
+        with self._lock:
+            return sum(self._remove(sid, name) for sid in dict.fromkeys(sids))
+
+    def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
+        """Remove every claim of the sessions; see
+        :meth:`mfa_amr.stores.ClaimStore.delete_sessions`."""
+        sids = _session_ids(session_ids, "delete_sessions")
+        with self._lock:
+            return sum(self._drop_session(sid) for sid in dict.fromkeys(sids))
+
+    def purge(self, *, before: datetime) -> int:
+        """Remove the sessions whose newest claim is older than ``before``; see
+        :meth:`mfa_amr.stores.ClaimStore.purge`.
+
+        Raises:
+            InvalidClaimError: ``before`` is not an aware datetime.
+        """
+        cutoff = to_utc(before, "before")
+        with self._lock:
+            stale = [
+                sid
+                for sid, rows in self._sessions.items()
+                if max(c.updated_at for c in rows.values()) < cutoff
+            ]
+            return sum(self._drop_session(sid) for sid in stale)
+
+    # -- reads --------------------------------------------------------------------
+
+    def claims(self, session_id: SessionIdLike) -> list[AMRClaim]:
+        """The session's claims, most recent first; see
+        :meth:`mfa_amr.stores.ClaimStore.claims`."""
+        sid = to_uuid(session_id, "session_id")
+        with self._lock:
+            return self._ordered(self._sessions.get(sid, {}).values())
+
+    def claims_many(
+        self, session_ids: Iterable[SessionIdLike]
+    ) -> dict[uuid.UUID, list[AMRClaim]]:
+        """``claims`` for several sessions, every one a key; see
+        :meth:`mfa_amr.stores.ClaimStore.claims_many`."""
+        sids = _session_ids(session_ids, "claims_many")
+        with self._lock:
+            return {
+                sid: self._ordered(self._sessions.get(sid, {}).values()) for sid in sids
+            }
+
+    def get(self, claim_id: SessionIdLike) -> AMRClaim | None:
+        """The claim with this ``id``, or ``None``."""
+        cid = to_uuid(claim_id, "claim_id")
+        with self._lock:
+            return self._by_id.get(cid)
+
+    # -- internals (called with the lock held) -------------------------------------
+
+    def _now(self) -> datetime:
+        return to_utc(self._clock(), "the store's clock")
+
+    def _check_items(
+        self, items: Iterable[RecordItem]
+    ) -> list[tuple[uuid.UUID, str, datetime]]:
+        """Validate every item of ``record_many`` before anything changes."""
+        given: object = items
+        if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+            raise InvalidInputError(
+                "record_many takes an iterable of (session_id, method[, at]) tuples, "
+                f"got {type(items).__name__}"
+            )
+        now: datetime | None = None
+        checked = []
+        for index, item in enumerate(items):
+            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+                raise InvalidInputError(
+                    f"record_many item {index} must be a tuple (session_id, method) "
+                    f"or (session_id, method, at), got {item!r}"
+                )
+            sid = to_uuid(item[0], "session_id")
+            name = self._policy.check_recordable(item[1])
+            at = item[2] if len(item) == 3 else None
+            if at is None:
+                if now is None:
+                    now = self._now()
+                when = now
+            else:
+                when = to_utc(at, "at")
+            checked.append((sid, name, when))
+        return checked
+
+    def _apply(self, sid: uuid.UUID, name: str, at: datetime) -> AMRClaim:
+        """Insert the (session, method) claim or move its ``updated_at`` forward."""
+        rows = self._sessions.setdefault(sid, {})
+        held = rows.get(name)
+        if held is None:
+            claim = AMRClaim._unchecked(uuid.uuid4(), sid, name, at, at)
+        elif at > held.updated_at:
+            claim = attrs.evolve(held, updated_at=at)
+        else:
+            return held
+        rows[name] = claim
+        self._by_id[claim.id] = claim
+        return claim
+
+    def _remove(self, sid: uuid.UUID, name: str) -> bool:
+        rows = self._sessions.get(sid)
+        if rows is None or name not in rows:
+            return False
+        del self._by_id[rows.pop(name).id]
+        if not rows:
+            del self._sessions[sid]
+        return True
+
+    def _drop_session(self, sid: uuid.UUID) -> int:
+        rows = self._sessions.pop(sid, None)
+        if rows is None:
+            return 0
+        for claim in rows.values():
+            del self._by_id[claim.id]
+        return len(rows)
+
+    @staticmethod
+    def _ordered(claims: Iterable[AMRClaim]) -> list[AMRClaim]:
+        """Most recent ``updated_at`` first, ties by method name in code-point order
+        (Python compares ``str`` by code point; two stable sorts avoid turning
+        datetimes into floats)."""
+        by_name = sorted(claims, key=lambda c: c.authentication_method)
+        return sorted(by_name, key=lambda c: c.updated_at, reverse=True)
