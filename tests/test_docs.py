@@ -222,3 +222,28 @@ class TestErrorHierarchy:
         """Every class in mfa_amr.exceptions derives from MfaAmrError."""
         for name in exceptions.__all__:
             assert issubclass(getattr(exceptions, name), exceptions.MfaAmrError)
+
+
+class TestReadme:
+    def test_python_blocks_run(self) -> None:
+        """README.md's python blocks run in order, except those marked not run."""
+        text = (ROOT / "README.md").read_text(encoding="utf-8")
+        namespace: dict[str, object] = {"__name__": "README"}
+        ran = 0
+        for lang, body, before in _fenced_blocks(text):
+            if lang == "python" and not before.startswith("<!-- not run"):
+                with contextlib.redirect_stdout(io.StringIO()):
+                    exec(compile(body, "README.md", "exec"), namespace)
+                ran += 1
+        assert 3 == ran
+
+    def test_ci_runs_the_readme_test_command(self) -> None:
+        """.ci/run takes its test command from README.md's ci-test block, which
+        installs the test extra and runs pytest."""
+        text = (ROOT / "README.md").read_text(encoding="utf-8")
+        block = text.split("<!-- ci-test -->", 1)[1].split("<!-- /ci-test -->", 1)[0]
+        command = [line for line in block.splitlines() if line.startswith("python3 ")]
+        assert 1 == len(command)
+        assert "'.[test]'" in command[0]
+        assert command[0].endswith("python -m pytest")
+        assert "ci-test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")

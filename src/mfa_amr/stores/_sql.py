@@ -1,0 +1,561 @@
+"""The PostgreSQL stores' SQL, written once: query text, parameters, row mapping.
+
+Nothing here does I/O. The synchronous :class:`~mfa_amr.stores.postgres.
+PostgresClaimStore` and an asyncio store run the same :class:`Statements` with the
+same parameter builders, map rows with the same :func:`claim_row`, and translate the
+driver's errors with the same :func:`store_error`; only the awaiting differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
+
+import attrs
+import psycopg
+from psycopg import sql
+
+from mfa_amr._claims import EPOCH, UTC, AMRClaim, to_utc, to_uuid
+from mfa_amr._methods import validate_method
+from mfa_amr._policy import Policy
+from mfa_amr.exceptions import (
+    InvalidInputError,
+    SessionNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+)
+
+if TYPE_CHECKING:
+    from psycopg.rows import RowMaker
+
+    from mfa_amr.stores._protocol import (
+        Clock,
+        MethodLike,
+        RecordItem,
+        SessionIdLike,
+    )
+
+DEFAULT_SCHEMA: Final = "auth"
+DEFAULT_TABLE: Final = "mfa_amr_claims"
+TABLE_COMMENT: Final = (
+    "auth: stores authenticator method reference claims for multi factor authentication"
+)
+# The seed's constraint names, kept exactly for the default table so the catalog
+# matches a Supabase deployment.
+DEFAULT_PRIMARY_KEY: Final = "amr_id_pk"
+DEFAULT_UNIQUE: Final = "mfa_amr_claims_session_id_authentication_method_pkey"
+# PostgreSQL silently truncates longer identifiers (NAMEDATALEN - 1).
+MAX_IDENTIFIER_BYTES: Final = 63
+
+RecordParams: TypeAlias = "tuple[uuid.UUID, uuid.UUID, str, datetime, datetime]"
+BatchParams: TypeAlias = (
+    "tuple[list[uuid.UUID], list[uuid.UUID], list[str], list[datetime], list[datetime]]"
+)
+Pair: TypeAlias = "tuple[uuid.UUID, str]"
+
+# -- query text ---------------------------------------------------------------------
+# Templates take identifiers only ({schema}, {table}, constraint names), always as
+# sql.Identifier; every value is a placeholder, except the table comment, a constant
+# of this module quoted by sql.Literal (COMMENT ON accepts no parameters).
+
+_DDL: Final = sql.SQL(
+    """\
+CREATE SCHEMA IF NOT EXISTS {schema};
+CREATE TABLE IF NOT EXISTS {table} (
+    session_id uuid NOT NULL,
+    created_at timestamp with time zone NOT NULL,
+    updated_at timestamp with time zone NOT NULL,
+    authentication_method text NOT NULL,
+    id uuid NOT NULL,
+    CONSTRAINT {primary_key} PRIMARY KEY (id),
+    CONSTRAINT {unique} UNIQUE (session_id, authentication_method)
+);
+COMMENT ON TABLE {table} IS {comment};
+"""
+)
+
+_NAMES: Final = sql.SQL("id, session_id, authentication_method, created_at, updated_at")
+
+# What every query returns, in the order claim_row reads. Times travel as UTC
+# wall-clock timestamps without zone: psycopg then skips converting them to the
+# connection's TimeZone (the caller's choice), and _claim attaches UTC with one
+# subtraction and one addition, several times cheaper than astimezone().
+_COLUMNS: Final = sql.SQL(
+    "id, session_id, authentication_method, "
+    "created_at AT TIME ZONE 'UTC' AS created_at, "
+    "updated_at AT TIME ZONE 'UTC' AS updated_at"
+)
+
+# The conflict target names columns, not the constraint: it works whatever the
+# unique constraint is called, and on PostgreSQL-compatible distributed engines.
+# GREATEST keeps updated_at from moving backwards when clocks disagree.
+_UPSERT_TAIL: Final = sql.SQL(
+    """\
+ON CONFLICT (session_id, authentication_method)
+DO UPDATE SET updated_at = GREATEST(t.updated_at, EXCLUDED.updated_at)
+RETURNING {columns}"""
+)
+
+_RECORD: Final = sql.SQL(
+    """\
+INSERT INTO {table} AS t ({names})
+VALUES (%s, %s, %s, %s, %s)
+{tail}"""
+)
+
+# One statement for the whole batch, so it is all or nothing even on an autocommit
+# connection (executemany would commit item by item there).
+_RECORD_MANY: Final = sql.SQL(
+    """\
+INSERT INTO {table} AS t ({names})
+SELECT * FROM unnest(
+    %b::uuid[], %b::uuid[], %b::text[],
+    %b::timestamp with time zone[], %b::timestamp with time zone[])
+{tail}"""
+)
+
+# COLLATE "C" compares UTF-8 bytes, which is code-point order, whatever the
+# database's collation (Supabase databases usually run en_US.UTF-8).
+_ORDER: Final = sql.SQL('ORDER BY updated_at DESC, authentication_method COLLATE "C"')
+
+_CLAIMS: Final = sql.SQL("SELECT {columns} FROM {table} WHERE session_id = %s {order}")
+
+# Binary parameters: a 1,000-UUID array is several times cheaper to send than text.
+# Rows come grouped by session (in any order of sessions), so that by_session
+# touches the result dictionary once per session rather than once per row.
+_CLAIMS_MANY: Final = sql.SQL(
+    "SELECT {columns} FROM {table} WHERE session_id = ANY(%b::uuid[]) "
+    'ORDER BY session_id, updated_at DESC, authentication_method COLLATE "C"'
+)
+
+_GET: Final = sql.SQL("SELECT {columns} FROM {table} WHERE id = %s")
+
+_REVOKE: Final = sql.SQL(
+    "DELETE FROM {table} WHERE session_id = %s AND authentication_method = %s"
+)
+
+_REVOKE_EVERYWHERE: Final = sql.SQL(
+    "DELETE FROM {table} "
+    "WHERE session_id = ANY(%b::uuid[]) AND authentication_method = %s"
+)
+
+_DELETE_SESSIONS: Final = sql.SQL(
+    "DELETE FROM {table} WHERE session_id = ANY(%b::uuid[])"
+)
+
+_PURGE: Final = sql.SQL(
+    """\
+DELETE FROM {table}
+WHERE session_id IN (
+    SELECT session_id FROM {table}
+    GROUP BY session_id
+    HAVING max(updated_at) < %s)"""
+)
+
+
+# -- names --------------------------------------------------------------------------
+
+
+def check_identifier(value: object, what: str) -> str:
+    """Return ``value`` if PostgreSQL keeps it as one name, unchanged.
+
+    Any characters are accepted (quotes, semicolons, spaces: it is always quoted)
+    except NUL, which PostgreSQL cannot store.
+
+    Raises:
+        InvalidInputError: not a non-empty ``str``, a NUL in it, or longer than
+            63 bytes in UTF-8 (PostgreSQL would silently truncate it).
+    """
+    if not isinstance(value, str) or not value:
+        raise InvalidInputError(f"{what} must be a non-empty str, got {value!r}")
+    if "\x00" in value:
+        raise InvalidInputError(f"{what} cannot contain NUL characters: {value!r}")
+    try:
+        size = len(value.encode())
+    except UnicodeEncodeError as exc:
+        raise InvalidInputError(f"{what} is not encodable as UTF-8: {value!r}") from exc
+    if size > MAX_IDENTIFIER_BYTES:
+        raise InvalidInputError(
+            f"{what} {value!r} is {size} bytes in UTF-8: PostgreSQL names are at "
+            f"most {MAX_IDENTIFIER_BYTES} bytes"
+        )
+    return value
+
+
+def _derived_name(table: str, suffix: str) -> str:
+    """``<table>_<suffix>``, shortened as PostgreSQL would need, but with a digest of
+    the full table name so that two long names still give distinct constraints."""
+    name = f"{table}_{suffix}"
+    if len(name.encode()) <= MAX_IDENTIFIER_BYTES:
+        return name
+    digest = hashlib.sha256(table.encode()).hexdigest()[:8]
+    room = MAX_IDENTIFIER_BYTES - len(suffix) - len(digest) - 2
+    head = table.encode()[:room].decode(errors="ignore")
+    return f"{head}_{digest}_{suffix}"
+
+
+def constraint_names(table: str) -> tuple[str, str]:
+    """The (primary key, unique constraint) names of the claims table ``table``.
+
+    The default table keeps the seed's names (``amr_id_pk``,
+    ``mfa_amr_claims_session_id_authentication_method_pkey``). Any other table gets
+    ``<table>_id_pkey`` and ``<table>_session_id_authentication_method_key``, so
+    several claims tables can share a schema; the four suffixes end differently, so
+    no derived name can equal another table's.
+    """
+    if table == DEFAULT_TABLE:
+        return DEFAULT_PRIMARY_KEY, DEFAULT_UNIQUE
+    return (
+        _derived_name(table, "id_pkey"),
+        _derived_name(table, "session_id_authentication_method_key"),
+    )
+
+
+def _render(template: sql.SQL, **parts: sql.Composable) -> str:
+    # Rendered once per store, without a connection: identifiers are quoted by
+    # psycopg's own escaping, and executing a fixed str lets psycopg reuse its parsed
+    # query and prepared statement on every call.
+    return template.format(**parts).as_string()
+
+
+@attrs.frozen
+class Statements:
+    """Every statement of a claims table, rendered to text once.
+
+    Attributes:
+        schema: the schema name, as given.
+        table: the table name, as given.
+        ddl: the script that creates the schema, the table, its constraints and
+            comment, idempotently.
+    """
+
+    schema: str
+    table: str
+    ddl: str
+    record: str
+    record_many: str
+    claims: str
+    claims_many: str
+    get: str
+    revoke: str
+    revoke_everywhere: str
+    delete_sessions: str
+    purge: str
+
+    @classmethod
+    def for_table(
+        cls, schema: str = DEFAULT_SCHEMA, table: str = DEFAULT_TABLE
+    ) -> Statements:
+        """Render the statements of ``schema.table``.
+
+        Raises:
+            InvalidInputError: a name PostgreSQL would not keep as given.
+        """
+        schema = check_identifier(schema, "schema")
+        table = check_identifier(table, "table")
+        primary_key, unique = constraint_names(table)
+        # In the text of a query sent with parameters, psycopg reads every '%' as
+        # the start of a placeholder, inside quoted identifiers too: such names are
+        # given with '%%', which psycopg turns back into '%'. The DDL is sent
+        # without parameters, so it takes the names as they are.
+        ident = sql.Identifier(schema.replace("%", "%%"), table.replace("%", "%%"))
+        common: dict[str, sql.Composable] = {
+            "table": ident,
+            "names": _NAMES,
+            "columns": _COLUMNS,
+            "tail": _UPSERT_TAIL.format(columns=_COLUMNS),
+            "order": _ORDER,
+        }
+        return cls(
+            schema=schema,
+            table=table,
+            ddl=_render(
+                _DDL,
+                schema=sql.Identifier(schema),
+                table=sql.Identifier(schema, table),
+                primary_key=sql.Identifier(primary_key),
+                unique=sql.Identifier(unique),
+                comment=sql.Literal(TABLE_COMMENT),
+            ),
+            record=_render(_RECORD, **common),
+            record_many=_render(_RECORD_MANY, **common),
+            claims=_render(_CLAIMS, **common),
+            claims_many=_render(_CLAIMS_MANY, **common),
+            get=_render(_GET, **common),
+            revoke=_render(_REVOKE, table=ident),
+            revoke_everywhere=_render(_REVOKE_EVERYWHERE, table=ident),
+            delete_sessions=_render(_DELETE_SESSIONS, table=ident),
+            purge=_render(_PURGE, table=ident),
+        )
+
+
+def schema_sql(schema: str = DEFAULT_SCHEMA, table: str = DEFAULT_TABLE) -> str:
+    """The DDL of the claims table, as a script to run or paste into a migration.
+
+    It creates the schema and the table if they do not exist, with the seed's five
+    columns (no defaults: the store supplies ``id`` and both times), the primary key
+    on ``id``, the unique constraint on ``(session_id, authentication_method)`` and
+    Supabase's table comment. Running it again changes nothing.
+
+    Raises:
+        InvalidInputError: ``schema`` or ``table`` is not a name PostgreSQL keeps
+            unchanged (empty, NUL, over 63 bytes).
+    """
+    return Statements.for_table(schema, table).ddl
+
+
+# -- parameters ---------------------------------------------------------------------
+# Every builder validates all of its input before returning, so a store refuses a
+# bad call before any SQL runs.
+
+
+def utc_now() -> datetime:
+    """The real current time, in UTC: the stores' default clock."""
+    return datetime.now(UTC)
+
+
+def check_clock(clock: object) -> Clock:
+    """Return ``clock``, or :func:`utc_now` for ``None``.
+
+    Raises:
+        InvalidInputError: not callable.
+    """
+    if clock is None:
+        return utc_now
+    if not callable(clock):
+        raise InvalidInputError(
+            f"clock must be a callable returning an aware datetime, got {clock!r}"
+        )
+    return cast("Clock", clock)
+
+
+def check_policy(policy: object) -> Policy:
+    """Return ``policy``, or ``Policy.supabase()`` for ``None``.
+
+    Raises:
+        InvalidInputError: not a :class:`~mfa_amr.Policy`.
+    """
+    if policy is None:
+        return Policy.supabase()
+    if not isinstance(policy, Policy):
+        raise InvalidInputError(
+            f"policy must be a mfa_amr.Policy, got {type(policy).__name__}"
+        )
+    return policy
+
+
+def now(clock: Clock) -> datetime:
+    """Read ``clock`` as an aware UTC datetime.
+
+    Raises:
+        InvalidClaimError: the clock returned something else.
+    """
+    return to_utc(clock(), "the store's clock")
+
+
+def record_params(
+    session_id: SessionIdLike,
+    method: MethodLike,
+    at: datetime | None,
+    policy: Policy,
+    clock: Clock,
+) -> RecordParams:
+    """Parameters of :attr:`Statements.record`: a fresh uuid4 ``id``, the session,
+    the method, and ``at`` (or the clock) as both times."""
+    sid = to_uuid(session_id, "session_id")
+    name = policy.check_recordable(method)
+    when = now(clock) if at is None else to_utc(at, "at")
+    return uuid.uuid4(), sid, name, when, when
+
+
+def record_many_params(
+    items: Iterable[RecordItem], policy: Policy, clock: Clock
+) -> tuple[list[Pair], BatchParams]:
+    """The distinct (session, method) pairs in order of first appearance, and the
+    parameters of :attr:`Statements.record_many`.
+
+    A pair given several times becomes one row: ``ON CONFLICT`` cannot touch a row
+    twice in one statement. Its ``created_at`` is its first ``at`` (what the first of
+    sequential records would have created) and its ``updated_at`` the greatest (what
+    the last would have left), which is exactly the result of recording the items
+    one after another. ``at`` left out or ``None`` means the clock, read once.
+
+    Raises:
+        InvalidInputError: ``items`` or one item has the wrong shape.
+        InvalidClaimError, InvalidMethodError, UnrecordableMethodError: as
+            ``record``, naming the offending value.
+    """
+    given: object = items  # typed as the protocol says, checked as anything
+    if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
+        raise InvalidInputError(
+            "record_many takes an iterable of (session_id, method[, at]) tuples, "
+            f"got {type(items).__name__}"
+        )
+    first: dict[Pair, datetime] = {}
+    last: dict[Pair, datetime] = {}
+    clock_now: datetime | None = None
+    for index, item in enumerate(items):
+        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
+            raise InvalidInputError(
+                f"record_many item {index} must be a tuple (session_id, method) "
+                f"or (session_id, method, at), got {item!r}"
+            )
+        sid = to_uuid(item[0], "session_id")
+        name = policy.check_recordable(item[1])
+        at = item[2] if len(item) == 3 else None
+        if at is None:
+            if clock_now is None:
+                clock_now = now(clock)
+            when = clock_now
+        else:
+            when = to_utc(at, "at")
+        pair = (sid, name)
+        held = last.get(pair)
+        if held is None:
+            first[pair] = last[pair] = when
+        elif when > held:
+            last[pair] = when
+    pairs = list(first)
+    # Rows go in one fixed order (session id, then method), so that concurrent
+    # batches sharing pairs take their row locks in the same order and cannot
+    # deadlock each other.
+    ordered = sorted(pairs, key=lambda pair: (pair[0].int, pair[1]))
+    params: BatchParams = (
+        [uuid.uuid4() for _ in ordered],
+        [sid for sid, _ in ordered],
+        [name for _, name in ordered],
+        [first[pair] for pair in ordered],
+        [last[pair] for pair in ordered],
+    )
+    return pairs, params
+
+
+def session_ids(values: Iterable[SessionIdLike], what: str) -> list[uuid.UUID]:
+    """The distinct session ids of an iterable argument, in order, all validated;
+    one id given where an iterable is expected is refused rather than iterated.
+
+    Raises:
+        InvalidInputError: ``values`` is a single id or not iterable.
+        InvalidClaimError: an element is not a UUID.
+    """
+    if isinstance(values, (str, bytes, uuid.UUID)):
+        raise InvalidInputError(
+            f"{what} takes an iterable of session ids, got a single "
+            f"{type(values).__name__}: wrap it in a list"
+        )
+    try:
+        items = list(values)
+    except TypeError as exc:
+        raise InvalidInputError(
+            f"{what} takes an iterable of session ids, got {type(values).__name__}"
+        ) from exc
+    return list(dict.fromkeys(to_uuid(v, "session_id") for v in items))
+
+
+def revoke_params(
+    session_id: SessionIdLike, method: MethodLike
+) -> tuple[uuid.UUID, str]:
+    """Parameters of :attr:`Statements.revoke`; only the name's syntax is checked,
+    so revoking a method the policy would not record simply finds nothing."""
+    return to_uuid(session_id, "session_id"), validate_method(method)
+
+
+# -- rows ---------------------------------------------------------------------------
+
+
+_NAIVE_EPOCH: Final = datetime(1970, 1, 1)
+_unchecked: Final = AMRClaim._unchecked
+
+
+def _claim(values: Sequence[Any]) -> AMRClaim:
+    # Rows are the table's own: trusted, so no validation per row (it would cost
+    # more than decoding the row). The times arrive as naive UTC (see _COLUMNS).
+    id_, session_id, method, created_at, updated_at = values
+    return _unchecked(
+        id_,
+        session_id,
+        method,
+        EPOCH + (created_at - _NAIVE_EPOCH),
+        EPOCH + (updated_at - _NAIVE_EPOCH),
+    )
+
+
+def claim_row(cursor: Any) -> RowMaker[AMRClaim]:
+    """A psycopg row factory making an :class:`~mfa_amr.AMRClaim` of each row.
+
+    Set it on a cursor (``conn.cursor(row_factory=claim_row)``), never on a
+    connection the caller owns. Works for sync and async cursors alike.
+    """
+    return _claim
+
+
+def in_pair_order(pairs: Sequence[Pair], claims: Iterable[AMRClaim]) -> list[AMRClaim]:
+    """The claims returned by a batch, in the order of ``pairs``: ``RETURNING``
+    promises no order."""
+    by_pair = {(c.session_id, c.authentication_method): c for c in claims}
+    return [by_pair[pair] for pair in pairs]
+
+
+def by_session(
+    sids: Iterable[uuid.UUID], claims: Iterable[AMRClaim]
+) -> dict[uuid.UUID, list[AMRClaim]]:
+    """Claims grouped by session, every asked session a key, the query's order
+    kept within each session; ``claims`` must come grouped by session."""
+    out: dict[uuid.UUID, list[AMRClaim]] = {sid: [] for sid in sids}
+    group: list[AMRClaim] = []
+    current = -1
+    for claim in claims:
+        # UUID's own __eq__ and __hash__ are Python code: comparing the ints is
+        # several times cheaper, and the dictionary is then used once per session.
+        key = claim.session_id.int
+        if key != current:
+            group = out[claim.session_id]
+            current = key
+        group.append(claim)
+    return out
+
+
+# -- errors -------------------------------------------------------------------------
+
+# SQLSTATEs that mean the server is unreachable or the connection is gone: class 08
+# (connection exception), shutdowns and "cannot connect now", too many connections.
+_UNAVAILABLE_STATES: Final = frozenset({"57P01", "57P02", "57P03", "53300"})
+
+
+def store_error(
+    exc: psycopg.Error, doing: str, session_id: uuid.UUID | None = None
+) -> StoreError:
+    """The :mod:`mfa_amr.exceptions` error for a psycopg error; the caller raises it
+    ``from exc``.
+
+    - The connection failed or dropped, a pool timed out or is closed:
+      :class:`~mfa_amr.exceptions.StoreUnavailableError`.
+    - A foreign key refused a claim (a Supabase-style table whose session row does
+      not exist): :class:`~mfa_amr.exceptions.SessionNotFoundError`.
+    - Anything else: :class:`~mfa_amr.exceptions.StoreError`.
+    """
+    state = exc.sqlstate
+    if isinstance(exc, psycopg.OperationalError) and (
+        state is None or state.startswith("08") or state in _UNAVAILABLE_STATES
+    ):
+        return StoreUnavailableError(
+            f"PostgreSQL is unavailable while {doing}: {_first_line(exc)}"
+        )
+    if isinstance(exc, psycopg.errors.ForeignKeyViolation):
+        diag = exc.diag
+        who = f"session {session_id}" if session_id is not None else "a session"
+        return SessionNotFoundError(
+            f"{who} does not exist: the foreign key {diag.constraint_name!r} on "
+            f"{diag.schema_name}.{diag.table_name} refused the claim "
+            f"({diag.message_detail or _first_line(exc)}); create the session row "
+            "first, or record claims only for live sessions"
+        )
+    return StoreError(f"PostgreSQL failed while {doing}: {_first_line(exc)}")
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

@@ -1,0 +1,246 @@
+"""mfa_amr.stores._sql: the PostgreSQL stores' names, parameters and error mapping,
+without a server."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import uuid
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+if (
+    importlib.util.find_spec("psycopg") is None
+    and os.environ.get("MFA_AMR_REQUIRE_POSTGRES") != "1"
+):
+    pytest.skip(
+        "psycopg is not installed: pip install '.[test]'", allow_module_level=True
+    )
+
+import psycopg
+from psycopg_pool import PoolTimeout
+
+from mfa_amr import InMemoryClaimStore, Policy
+from mfa_amr.exceptions import (
+    InvalidClaimError,
+    InvalidInputError,
+    InvalidMethodError,
+    SessionNotFoundError,
+    StoreError,
+    StoreUnavailableError,
+    UnrecordableMethodError,
+)
+from mfa_amr.stores import _sql
+from mfa_amr.testing import START, FakeClock
+
+UTC = timezone.utc
+SUPABASE = Policy.supabase()
+
+
+class TestNames:
+    """Names are checked and constraint names derived as PostgreSQL needs."""
+
+    def test_the_default_table_keeps_the_seeds_constraint_names(self) -> None:
+        """mfa_amr_claims gets amr_id_pk and the _pkey-suffixed unique constraint."""
+        assert (
+            "amr_id_pk",
+            "mfa_amr_claims_session_id_authentication_method_pkey",
+        ) == _sql.constraint_names("mfa_amr_claims")
+
+    @given(
+        st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1)
+        .filter(lambda t: len(t.encode()) <= 63)
+        .filter(lambda t: t != "mfa_amr_claims")
+    )
+    def test_derived_names_fit_and_never_collide_with_the_defaults(
+        self, table: str
+    ) -> None:
+        """Any other table's constraint names fit in 63 bytes, differ from each
+        other and from the default table's."""
+        pkey, unique = _sql.constraint_names(table)
+        assert pkey != unique
+        assert len(pkey.encode()) <= 63
+        assert len(unique.encode()) <= 63
+        assert not {pkey, unique} & set(_sql.constraint_names("mfa_amr_claims"))
+
+    def test_long_names_keep_a_digest_of_the_whole_name(self) -> None:
+        """Two 63-byte names sharing their start get different constraint names."""
+        one, two = "é" * 31 + "1", "é" * 31 + "2"
+        assert set(_sql.constraint_names(one)).isdisjoint(_sql.constraint_names(two))
+        assert all(
+            name.endswith(("_id_pkey", "_session_id_authentication_method_key"))
+            for name in _sql.constraint_names(one)
+        )
+
+    @pytest.mark.parametrize(
+        "name", ["", "a\x00b", "x" * 64, "é" * 32, None, 42, "\ud800"]
+    )
+    def test_names_postgres_would_not_keep_are_refused(self, name: object) -> None:
+        """Empty, NUL, over 63 UTF-8 bytes, unencodable or not a str: refused."""
+        with pytest.raises(InvalidInputError):
+            _sql.check_identifier(name, "table")
+
+    def test_percent_signs_survive_psycopgs_placeholder_parsing(self) -> None:
+        """A '%' in a name is doubled in statements sent with parameters, and kept
+        as it is in the DDL, which is sent without."""
+        statements = _sql.Statements.for_table("s%", "t%s")
+        assert '"s%%"."t%%s"' in statements.record
+        assert '"s%"."t%s"' in statements.ddl
+
+
+class TestRecordManyParams:
+    """A batch is validated whole and collapsed to one row per pair."""
+
+    @given(
+        st.lists(
+            st.tuples(
+                st.integers(0, 2),
+                st.sampled_from(["password", "totp", "x-b"]),
+                st.integers(-5, 5),
+            ),
+            max_size=20,
+        )
+    )
+    def test_one_row_per_pair_as_if_recorded_one_after_another(
+        self, items: list[tuple[int, str, int]]
+    ) -> None:
+        """Each distinct pair becomes one row, created at its first time and updated
+        at its greatest, like sequential records in the in-memory store; pairs come
+        back in first-appearance order and rows go in one fixed order."""
+        sids = [uuid.UUID(int=n + 1) for n in range(3)]
+        batch = [(sids[k], m, START + timedelta(seconds=s)) for k, m, s in items]
+        pairs, (ids, row_sids, names, created, updated) = _sql.record_many_params(
+            batch, SUPABASE, FakeClock()
+        )
+        memory = InMemoryClaimStore()
+        expected = memory.record_many(batch)
+        assert [(c.session_id, c.method) for c in expected] == pairs
+        rows = {
+            (sid, name): (first, last)
+            for sid, name, first, last in zip(
+                row_sids, names, created, updated, strict=True
+            )
+        }
+        assert {
+            (c.session_id, c.method): (c.created_at, c.updated_at) for c in expected
+        } == rows
+        assert len(pairs) == len(set(ids))
+        assert sorted(rows, key=lambda p: (p[0].int, p[1])) == list(
+            zip(row_sids, names, strict=True)
+        )
+
+    def test_the_clock_is_read_once(self) -> None:
+        """Items without a time share one reading of the clock."""
+        readings: list[datetime] = []
+
+        def clock() -> datetime:
+            readings.append(START + timedelta(seconds=len(readings)))
+            return readings[-1]
+
+        sid = uuid.uuid4()
+        # at=None means the clock, as the protocol's docstring says; RecordItem's
+        # annotation leaves None out.
+        items: list[Any] = [(sid, "password"), (sid, "totp", None), (sid, "otp")]
+        _, params = _sql.record_many_params(items, SUPABASE, clock)
+        assert [START] == readings
+        assert [START] * 3 == params[3]
+
+    @pytest.mark.parametrize(
+        ("items", "error"),
+        [
+            ("password", InvalidInputError),
+            (42, InvalidInputError),
+            ([(uuid.UUID(int=1),)], InvalidInputError),
+            ([(uuid.UUID(int=1), "totp", START, 1)], InvalidInputError),
+            ([{"session_id": uuid.UUID(int=1)}], InvalidInputError),
+            ([("nope", "totp")], InvalidClaimError),
+            ([(uuid.UUID(int=1), "TOTP")], InvalidMethodError),
+            ([(uuid.UUID(int=1), "token_refresh")], UnrecordableMethodError),
+            ([(uuid.UUID(int=1), "totp", datetime(2026, 1, 1))], InvalidClaimError),
+        ],
+    )
+    def test_bad_batches_are_refused(self, items: object, error: type) -> None:
+        """A batch of the wrong shape, or with any bad item, is refused whole."""
+        with pytest.raises(error):
+            _sql.record_many_params(items, SUPABASE, FakeClock())  # type: ignore[arg-type]
+
+
+class TestSessionIds:
+    """Iterables of session ids are validated, deduplicated, kept in order."""
+
+    def test_duplicates_go_and_order_stays(self) -> None:
+        """Repeated ids, as UUIDs or strings, appear once, first place kept."""
+        a, b = uuid.UUID(int=2), uuid.UUID(int=1)
+        assert [a, b] == _sql.session_ids([a, str(b), str(a), b], "claims_many")
+
+    @pytest.mark.parametrize(
+        "value", [uuid.UUID(int=1), str(uuid.UUID(int=1)), b"x", 7]
+    )
+    def test_a_single_id_is_not_iterated(self, value: object) -> None:
+        """One id (or a non-iterable) where a list is expected is refused."""
+        with pytest.raises(InvalidInputError):
+            _sql.session_ids(value, "claims_many")  # type: ignore[arg-type]
+
+
+class TestErrors:
+    """psycopg errors map to the library's, by what happened."""
+
+    @pytest.mark.parametrize(
+        "exc",
+        [
+            psycopg.OperationalError("connection refused"),
+            PoolTimeout("couldn't get a connection after 1.00 sec"),
+            psycopg.errors.AdminShutdown("terminating connection"),
+            psycopg.errors.ConnectionFailure("lost"),
+            psycopg.errors.CannotConnectNow("starting up"),
+            psycopg.errors.TooManyConnections("too many"),
+        ],
+    )
+    def test_lost_connections_are_unavailable(self, exc: psycopg.Error) -> None:
+        """A failed or dropped connection, a pool timeout: StoreUnavailableError."""
+        error = _sql.store_error(exc, "reading claims")
+        assert isinstance(error, StoreUnavailableError)
+        assert "reading claims" in str(error)
+
+    @pytest.mark.parametrize(
+        "exc",
+        [
+            psycopg.errors.QueryCanceled("statement timeout"),
+            psycopg.errors.DeadlockDetected("deadlock"),
+            psycopg.errors.UndefinedTable("no such table"),
+            psycopg.errors.InsufficientPrivilege("denied"),
+            psycopg.DataError("bad value"),
+        ],
+    )
+    def test_other_errors_are_store_errors(self, exc: psycopg.Error) -> None:
+        """Errors of a working connection: StoreError, not StoreUnavailableError."""
+        error = _sql.store_error(exc, "recording a claim")
+        assert StoreError is type(error)
+
+    def test_a_foreign_key_violation_names_the_session(self) -> None:
+        """A foreign key refusing a claim: SessionNotFoundError naming the session."""
+        sid = uuid.uuid4()
+        error = _sql.store_error(
+            psycopg.errors.ForeignKeyViolation("insert or update violates"),
+            "recording a claim",
+            sid,
+        )
+        assert isinstance(error, SessionNotFoundError)
+        assert str(sid) in str(error)
+
+
+class TestRows:
+    """The row factory trusts rows and attaches UTC."""
+
+    def test_naive_utc_times_become_aware_utc(self) -> None:
+        """A row's naive UTC times come back as the same instants, tzinfo UTC."""
+        naive = datetime(2026, 1, 15, 9, 0, 0, 123_456)
+        row = (uuid.UUID(int=1), uuid.UUID(int=2), "Not Valid!", naive, naive)
+        claim = _sql.claim_row(None)(row)
+        assert naive.replace(tzinfo=UTC) == claim.created_at == claim.updated_at
+        assert UTC is claim.created_at.tzinfo
+        assert "Not Valid!" == claim.method  # rows are not validated
