@@ -101,6 +101,19 @@ class TestAMRClaim:
         assert UTC is c.created_at.tzinfo
         assert UTC is c.updated_at.tzinfo
 
+    @pytest.mark.parametrize("field", ["created_at", "updated_at"])
+    def test_before_the_epoch_refused(self, field: str) -> None:
+        """A datetime before 1970 is refused: a token's timestamp cannot say it."""
+        early = datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)
+        with pytest.raises(InvalidClaimError, match="1970-01-01"):
+            # created_at <= updated_at must not be what refuses it
+            claim(**{"created_at": early, field: early})
+
+    def test_the_epoch_itself_accepted(self) -> None:
+        """Unix time 0 is the earliest instant a claim can carry."""
+        epoch = datetime(1970, 1, 1, tzinfo=UTC)
+        assert 0 == unix_seconds(claim(created_at=epoch, updated_at=epoch).updated_at)
+
     def test_created_after_updated_refused(self) -> None:
         """created_at after updated_at is refused."""
         with pytest.raises(InvalidClaimError, match="is after"):

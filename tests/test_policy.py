@@ -594,13 +594,15 @@ class TestNow:
             float("nan"),
             float("inf"),
             1e20,
+            -1,
+            datetime(1969, 12, 31, tzinfo=UTC),
             object(),
         ],
     )
     @pytest.mark.parametrize("policy", [SUPABASE, NIST], ids=["supabase", "nist"])
     def test_bad_now_raises(self, policy: Policy, now: object) -> None:
-        """A string, a naive datetime, a bool or an unusable number is refused,
-        even by a policy that does not need the time."""
+        """A string, a naive datetime, a bool, a time before 1970 or an unusable
+        number is refused, even by a policy that does not need the time."""
         with pytest.raises(InvalidInputError):
             policy.assess(self.SESSION, now=now)  # type: ignore[arg-type]
         with pytest.raises(InvalidInputError):
@@ -856,10 +858,15 @@ class TestAcr:
             {"aal1": "a", "aal2": "a", "aal3": "c"},
             {"aal1": "a b", "aal2": "b", "aal3": "c"},
             {"aal1": "", "aal2": "b", "aal3": "c"},
+            {"aal1": 'a"', "aal2": "b", "aal3": "c"},
+            {"aal1": "a\\b", "aal2": "b", "aal3": "c"},
+            {"aal1": "niveau-élevé", "aal2": "b", "aal3": "c"},
+            {"aal1": "a\tb", "aal2": "b", "aal3": "c"},
         ],
     )
     def test_bad_acr_values(self, values: dict[AAL | str, str]) -> None:
-        """All three levels, distinct values, no spaces or empty strings."""
+        """All three levels, distinct values, printable ASCII without spaces, quotes
+        or backslashes: what a step-up challenge can carry."""
         with pytest.raises(InvalidInputError):
             attrs.evolve(NIST, acr_values=values)
 

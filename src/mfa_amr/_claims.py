@@ -40,7 +40,8 @@ def to_utc(value: object, what: str = "datetime") -> datetime:
     """Return an aware ``datetime`` converted to UTC.
 
     Raises:
-        InvalidClaimError: not a datetime, or a naive one (its zone would be a guess).
+        InvalidClaimError: not a datetime, a naive one (its zone would be a guess), or
+            one before the Unix epoch (a token's timestamps cannot express it).
     """
     if not isinstance(value, datetime):
         raise InvalidClaimError(
@@ -51,7 +52,15 @@ def to_utc(value: object, what: str = "datetime") -> datetime:
             f"{what} must be timezone-aware, got naive {value.isoformat()}: "
             "pass e.g. datetime.now(timezone.utc)"
         )
-    return value.astimezone(UTC)
+    value = value.astimezone(UTC)
+    if value < EPOCH:
+        # Tokens carry whole non-negative Unix seconds: a claim dated earlier could
+        # be rendered but never read back.
+        raise InvalidClaimError(
+            f"{what} must be at or after 1970-01-01T00:00:00Z (Unix time 0), "
+            f"got {value.isoformat()}"
+        )
+    return value
 
 
 def to_now(value: object) -> datetime:
@@ -62,6 +71,10 @@ def to_now(value: object) -> datetime:
     if isinstance(value, datetime):
         return to_utc(value, "now")
     if isinstance(value, (int, float)) and not isinstance(value, bool):
+        if not value >= 0:  # also refuses NaN
+            raise InvalidInputError(
+                f"now={value!r} is not a usable Unix time: use seconds since 1970, >= 0"
+            )
         try:
             return datetime.fromtimestamp(value, UTC)
         except (OverflowError, OSError, ValueError) as exc:
@@ -136,13 +149,19 @@ class AMRClaim:
         """Build a claim from values a store already trusts (its own rows), skipping
         validation. Datetimes must already be aware UTC."""
         self = object.__new__(cls)
-        setattr_ = object.__setattr__
-        setattr_(self, "id", id)
-        setattr_(self, "session_id", session_id)
-        setattr_(self, "authentication_method", authentication_method)
-        setattr_(self, "created_at", created_at)
-        setattr_(self, "updated_at", updated_at)
+        # The slot descriptors' setters directly: a store builds thousands of claims
+        # per claims_many, and object.__setattr__ looks each name up again.
+        _set_id(self, id)
+        _set_session_id(self, session_id)
+        _set_method(self, authentication_method)
+        _set_created_at(self, created_at)
+        _set_updated_at(self, updated_at)
         return self
+
+
+_set_id, _set_session_id, _set_method, _set_created_at, _set_updated_at = (
+    AMRClaim.__dict__[field.name].__set__ for field in attrs.fields(AMRClaim)
+)
 
 
 def _timestamp_validator(_i: object, _a: object, value: int) -> None:

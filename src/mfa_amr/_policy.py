@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import enum
 import functools
+import re
 import uuid
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -152,13 +153,17 @@ _DEFAULT_ACR: Final[Mapping[AAL, str]] = MappingProxyType(
 )
 
 
+# RFC 6749's NQSCHAR without the space that separates values in ``acr_values``.
+_ACR_VALUE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
+
+
 def _to_acr(value: Mapping[AAL | str, str]) -> Mapping[AAL, str]:
     acr: dict[AAL, str] = {}
     for level, name in value.items():
-        if not isinstance(name, str) or not name or " " in name or '"' in name:
+        if not isinstance(name, str) or _ACR_VALUE.fullmatch(name) is None:
             raise InvalidInputError(
-                f"an acr value must be a non-empty string without spaces or "
-                f"quotes, got {name!r}"
+                "an acr value must be a non-empty string of printable ASCII without "
+                f"spaces, quotes or backslashes (RFC 9470 acr_values), got {name!r}"
             )
         acr[AAL.of(level)] = name
     if set(acr) != set(AAL) or len(set(acr.values())) != len(acr):
@@ -523,15 +528,12 @@ class Policy:
         return specs
 
     def _level(self, latest: list[tuple[int, AMRClaim]], now: datetime | None) -> AAL:
-        counted = self._counted(latest, now, self.aal2_max_age)
+        fresh2 = self._counted(latest, now, self.aal2_max_age)
         if self.rule is LevelRule.SUPABASE:
-            return AAL.AAL2 if any(s.supabase_aal2 for s in counted) else AAL.AAL1
-        if not _proves_mfa(counted):
-            return AAL.AAL1
-        fresh3 = self._counted(latest, now, self.aal3_max_age)
-        if _proves_mfa(fresh3) and any(s.hardware_bound for s in fresh3):
-            return AAL.AAL3
-        return AAL.AAL2
+            return _level_of(self.rule, fresh2, [])
+        return _level_of(
+            self.rule, fresh2, self._counted(latest, now, self.aal3_max_age)
+        )
 
     def _rfc_values(
         self, latest: list[tuple[int, AMRClaim]], now: datetime | None
@@ -552,6 +554,31 @@ class Policy:
         return tuple(seen)
 
 
+def _level_of(
+    rule: LevelRule,
+    fresh2: list[MethodSpec],
+    fresh3: list[MethodSpec],
+    *,
+    by_factors: bool = False,
+) -> AAL:
+    """A level rule over the specs still fresh for aal2 and for aal3.
+
+    ``by_factors`` judges by factor kinds under the Supabase rule too: for evidence
+    that names no Supabase method (an RFC 8176 string ``amr``).
+    """
+    if rule is LevelRule.SUPABASE and not by_factors:
+        return AAL.AAL2 if any(s.supabase_aal2 for s in fresh2) else AAL.AAL1
+    if not _proves_mfa(fresh2):
+        return AAL.AAL1
+    if (
+        rule is LevelRule.NIST
+        and _proves_mfa(fresh3)
+        and any(s.hardware_bound for s in fresh3)
+    ):
+        return AAL.AAL3
+    return AAL.AAL2
+
+
 def _proves_mfa(specs: list[MethodSpec]) -> bool:
     kinds: set[Factor] = set()
     for spec in specs:
@@ -568,12 +595,15 @@ def _latest_per_method(
     """One claim per method (the most recently updated), as ``(unix seconds,
     claim)`` sorted most recent first, ties by method name in code-point order."""
     by_method: dict[str, AMRClaim] = {}
+    # UUID.__eq__ is Python code; comparing the 128-bit ints is several times faster
+    # and this is the render path.
+    session = None if session_id is None else session_id.int
     for c in claims:
         if not isinstance(c, AMRClaim):
             raise InvalidClaimError(f"expected AMRClaim values, got {c!r}")
-        if session_id is None:
-            session_id = c.session_id
-        elif c.session_id != session_id:
+        if session is None:
+            session_id, session = c.session_id, c.session_id.int
+        elif c.session_id.int != session:
             raise InvalidClaimError(
                 f"claims of more than one session given ({session_id} and "
                 f"{c.session_id}): assess one session at a time"
@@ -581,9 +611,11 @@ def _latest_per_method(
         held = by_method.get(c.authentication_method)
         if held is None or c.updated_at > held.updated_at:
             by_method[c.authentication_method] = c
-    latest = [(unix_seconds(c.updated_at), c) for c in by_method.values()]
-    latest.sort(key=lambda pair: (-pair[0], pair[1].authentication_method))
-    return latest
+    # Sort plain tuples rather than through a key function; methods are unique here,
+    # so the comparison never reaches the claim itself.
+    keyed = [(-unix_seconds(c.updated_at), name, c) for name, c in by_method.items()]
+    keyed.sort()
+    return [(-negated, c) for negated, _, c in keyed]
 
 
 def _auth_time(claims: Iterable[AMRClaim]) -> int:

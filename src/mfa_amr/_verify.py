@@ -30,7 +30,7 @@ from mfa_amr._methods import (
     MethodSpec,
     validate_method,
 )
-from mfa_amr._policy import AAL, AmrStyle, LevelRule, Policy, _proves_mfa
+from mfa_amr._policy import AAL, AmrStyle, Policy, _level_of
 from mfa_amr.exceptions import (
     AmrParseError,
     ChallengeParseError,
@@ -381,17 +381,12 @@ def _amr_level(
         timed = [
             (m.timestamp, catalog[m.method]) for m in methods if m.method in catalog
         ]
-    fresh2 = _fresh(timed, now, policy.aal2_max_age)
-    if policy.rule is LevelRule.SUPABASE:
-        if style is AmrStyle.RFC8176:
-            return AAL.AAL2 if _proves_mfa(fresh2) else AAL.AAL1
-        return AAL.AAL2 if any(s.supabase_aal2 for s in fresh2) else AAL.AAL1
-    if not _proves_mfa(fresh2):
-        return AAL.AAL1
-    fresh3 = _fresh(timed, now, policy.aal3_max_age)
-    if _proves_mfa(fresh3) and any(s.hardware_bound for s in fresh3):
-        return AAL.AAL3
-    return AAL.AAL2
+    return _level_of(
+        policy.rule,
+        _fresh(timed, now, policy.aal2_max_age),
+        _fresh(timed, now, policy.aal3_max_age),
+        by_factors=style is AmrStyle.RFC8176,
+    )
 
 
 def _now_seconds(now: datetime | float | None) -> int:
