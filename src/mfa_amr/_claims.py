@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from typing import Final
 
 import attrs
@@ -13,7 +13,6 @@ from mfa_amr.exceptions import InvalidClaimError, InvalidInputError
 
 UTC: Final = timezone.utc
 EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
-_SECOND: Final = timedelta(seconds=1)
 
 
 def to_uuid(value: object, what: str = "session_id") -> uuid.UUID:
@@ -87,7 +86,10 @@ def to_now(value: object) -> datetime:
 
 def unix_seconds(value: datetime) -> int:
     """Whole Unix seconds of an aware datetime, floored (as Go's ``Time.Unix``)."""
-    return (value - EPOCH) // _SECOND
+    # days and seconds of the difference, rather than `// timedelta(seconds=1)`:
+    # the same floor (seconds is in [0, 86400)), at half the cost on the render path.
+    delta = value - EPOCH
+    return delta.days * 86_400 + delta.seconds
 
 
 def _id(value: object) -> uuid.UUID:

@@ -20,10 +20,8 @@ import attrs
 from mfa_amr import rfc8176
 from mfa_amr._claims import AMRClaim, AMREntry, to_now, to_uuid, unix_seconds
 from mfa_amr._methods import (
-    COUNTED_FACTORS,
     DEFAULT_CATALOG,
     AuthenticationMethod,
-    Factor,
     MethodSpec,
     validate_method,
 )
@@ -580,13 +578,14 @@ def _level_of(
 
 
 def _proves_mfa(specs: list[MethodSpec]) -> bool:
-    kinds: set[Factor] = set()
+    """Two distinct counted factor kinds among ``specs``, or one multi-factor
+    method."""
+    bits = 0
     for spec in specs:
         if spec.multi_factor:
             return True
-        kinds.update(spec.factors)
-    # one intersection at the end, not a frozenset per spec: this is the render path
-    return len(kinds & COUNTED_FACTORS) >= 2
+        bits |= spec._factor_bits
+    return bits & (bits - 1) != 0  # more than one bit set
 
 
 def _latest_per_method(
