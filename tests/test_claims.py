@@ -109,6 +109,13 @@ class TestAMRClaim:
             # created_at <= updated_at must not be what refuses it
             claim(**{"created_at": early, field: early})
 
+    def test_out_of_range_once_in_utc_refused(self) -> None:
+        """An aware datetime that overflows when converted to UTC is an
+        InvalidClaimError, not a bare OverflowError."""
+        late = datetime(9999, 12, 31, 23, 0, tzinfo=timezone(timedelta(hours=-5)))
+        with pytest.raises(InvalidClaimError, match="out of range"):
+            claim(created_at=late, updated_at=late)
+
     def test_the_epoch_itself_accepted(self) -> None:
         """Unix time 0 is the earliest instant a claim can carry."""
         epoch = datetime(1970, 1, 1, tzinfo=UTC)

@@ -709,6 +709,27 @@ class TestUnknownMethods:
             {"method": "partner-sso", "timestamp": T0_UNIX, "provider": "acme"}
         ] == out
 
+    @pytest.mark.parametrize("name", ["mfa/TOTP", "Legacy Method", "x" * 100])
+    def test_a_stored_row_of_another_syntax_gets_one_verdict(self, name: str) -> None:
+        """A name another system wrote, outside our syntax, as a store returns it
+        (trusted, unchecked): assess, render_amr and token_claims all list it
+        unchanged, and it raises no level."""
+        stored = AMRClaim._unchecked(uuid.uuid4(), SID, name, T0, T0)
+        session = [claim("password"), stored]
+        for policy in (SUPABASE, NIST):
+            assessment = policy.assess(session, now=NOW)
+            assert AAL.AAL1 is assessment.aal
+            assert {(name, T0_UNIX), ("password", T0_UNIX)} == {
+                (e.method, e.timestamp) for e in assessment.entries
+            }
+            assert [e.to_dict() for e in assessment.entries] == policy.render_amr(
+                session, now=NOW
+            )
+            assert ["pwd"] == policy.render_amr(
+                session, style=AmrStyle.RFC8176, now=NOW
+            )
+            assert "aal1" == policy.token_claims(SID, session, now=NOW)["aal"]
+
     @given(sessions(unique=True), st.lists(unknown_methods, max_size=3), nows)
     def test_unknown_claims_change_nothing_but_entries(
         self, session: list[AMRClaim], extra: list[str], now: datetime

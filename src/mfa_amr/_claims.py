@@ -51,7 +51,12 @@ def to_utc(value: object, what: str = "datetime") -> datetime:
             f"{what} must be timezone-aware, got naive {value.isoformat()}: "
             "pass e.g. datetime.now(timezone.utc)"
         )
-    value = value.astimezone(UTC)
+    try:
+        value = value.astimezone(UTC)
+    except OverflowError as exc:  # an offset that pushes year 9999 past the range
+        raise InvalidClaimError(
+            f"{what} is out of range once converted to UTC: {value.isoformat()}"
+        ) from exc
     if value < EPOCH:
         # Tokens carry whole non-negative Unix seconds: a claim dated earlier could
         # be rendered but never read back.
@@ -187,6 +192,15 @@ class AMREntry:
     method: str = attrs.field(converter=validate_method)
     timestamp: int = attrs.field(validator=_timestamp_validator)
     provider: str | None = attrs.field(default=None, validator=_provider_validator)
+
+    @classmethod
+    def _unchecked(cls, method: str, timestamp: int, provider: str | None) -> AMREntry:
+        """Build an entry from a claim's values, which are as valid as the claim."""
+        self = object.__new__(cls)
+        object.__setattr__(self, "method", method)
+        object.__setattr__(self, "timestamp", timestamp)
+        object.__setattr__(self, "provider", provider)
+        return self
 
     def to_dict(self) -> dict[str, str | int]:
         """The JSON-ready object: ``method`` and ``timestamp``, and ``provider`` only

@@ -376,9 +376,14 @@ class Policy:
         latest = _latest_per_method(claims, None)
         aal = self._level(latest, at)
         next_aal = max(aal, AAL.AAL2) if verified_factors else aal
+        # Entries are built unchecked, as render_amr builds its dicts: a claim's name
+        # is as valid as the claim (a store returns another system's rows as they
+        # are), and one set of claims must get one verdict from every function.
         entries = tuple(
-            AMREntry(
-                c.authentication_method, ts, providers.get(c.authentication_method)
+            AMREntry._unchecked(
+                c.authentication_method,
+                ts,
+                _provider(providers, c.authentication_method),
             )
             for ts, c in latest
         )
@@ -491,14 +496,8 @@ class Policy:
                     "method": c.authentication_method,
                     "timestamp": ts,
                 }
-                provider = providers.get(c.authentication_method)
+                provider = _provider(providers, c.authentication_method)
                 if provider is not None:
-                    # the rule AMREntry applies in assess(): the same input, one verdict
-                    if not isinstance(provider, str) or not provider:
-                        raise InvalidClaimError(
-                            "provider must be a non-empty string or None, "
-                            f"got {provider!r}"
-                        )
                     entry["provider"] = provider
                 out.append(entry)
             return out
@@ -550,6 +549,16 @@ class Policy:
         if _proves_mfa(known):
             seen.setdefault(rfc8176.MFA)
         return tuple(seen)
+
+
+def _provider(providers: Mapping[str, str], method: str) -> str | None:
+    """The provider id to show in ``method``'s entry, checked as AMREntry checks it."""
+    provider = providers.get(method)
+    if provider is not None and (not isinstance(provider, str) or not provider):
+        raise InvalidClaimError(
+            f"provider must be a non-empty string or None, got {provider!r}"
+        )
+    return provider
 
 
 def _level_of(
