@@ -1,4 +1,5 @@
-"""PostgresClaimStore against raw psycopg, side by side, on one server in one run.
+"""PostgresClaimStore and AsyncPostgresClaimStore against raw psycopg (sync and
+async), side by side, on one server in one run.
 
 Usage::
 
@@ -10,32 +11,40 @@ off on every connection, for both sides, so the figures show the library's cost 
 not the disk's. Each comparison alternates blocks of the two sides and reports the
 median per-operation time of each and the median of the per-round ratios.
 
+The async part times each block inside one coroutine on one event loop, awaiting
+each operation in turn, so the loop's own cost per await is in both sides.
+
 It prints; it does not assert. Targets (docs/performance.md): ``record`` and
-``claims`` at most 1.15x raw psycopg; ``claims_many`` over 1,000 sessions at least
-20x faster than 1,000 ``claims`` calls.
+``claims`` at most 1.15x raw psycopg, sync and async; ``claims_many`` over 1,000
+sessions at least 20x faster than 1,000 ``claims`` calls.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import gc
 import os
 import platform
 import statistics
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta, timezone
-from typing import Any
+from typing import Any, TypeVar
 
 import psycopg
-from psycopg_pool import ConnectionPool
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
 from mfa_amr.stores._sql import Statements
-from mfa_amr.stores.postgres import PostgresClaimStore
+from mfa_amr.stores.postgres import AsyncPostgresClaimStore, PostgresClaimStore
 
 UTC = timezone.utc
 DEFAULT_DSN = "host=127.0.0.1 port=5432 dbname=test"
+NO_SYNC_COMMIT = "-c synchronous_commit=off"
+
+Op = TypeVar("Op")
+AsyncOp = Callable[[int], Awaitable[object]]
 
 
 def _time_block(fn: Callable[[int], object], ops: int) -> float:
@@ -44,6 +53,15 @@ def _time_block(fn: Callable[[int], object], ops: int) -> float:
     start = time.perf_counter()
     for i in range(ops):
         fn(i)
+    return (time.perf_counter() - start) / ops
+
+
+async def _time_async_block(fn: AsyncOp, ops: int) -> float:
+    """Seconds per operation over ``ops`` awaited calls of ``fn(i)``."""
+    gc.collect()
+    start = time.perf_counter()
+    for i in range(ops):
+        await fn(i)
     return (time.perf_counter() - start) / ops
 
 
@@ -58,20 +76,45 @@ def compare(
     warmup: int,
 ) -> None:
     """Alternate blocks of both sides; print medians and the median ratio."""
+    compare_with(
+        _time_block,
+        label,
+        ours,
+        theirs,
+        ops=ops,
+        rounds=rounds,
+        target=target,
+        warmup=warmup,
+    )
+
+
+def compare_with(
+    timer: Callable[[Op, int], float],
+    label: str,
+    ours: Op,
+    theirs: Op,
+    *,
+    ops: int,
+    rounds: int,
+    target: str,
+    warmup: int,
+) -> None:
+    """:func:`compare`, with ``timer(side, ops)`` timing one block (for async
+    sides, a wrapper running :func:`_time_async_block`)."""
     # Warm up past psycopg's prepare threshold (5 uses) and PostgreSQL's choice
     # between custom and generic plans (5 more), as in a long-running service.
-    _time_block(ours, warmup)
-    _time_block(theirs, warmup)
+    timer(ours, warmup)
+    timer(theirs, warmup)
     a: list[float] = []
     b: list[float] = []
     for r in range(rounds):
         # Alternate which side goes first, so drift on the machine hits both.
         if r % 2:
-            b.append(_time_block(theirs, ops))
-            a.append(_time_block(ours, ops))
+            b.append(timer(theirs, ops))
+            a.append(timer(ours, ops))
         else:
-            a.append(_time_block(ours, ops))
-            b.append(_time_block(theirs, ops))
+            a.append(timer(ours, ops))
+            b.append(timer(theirs, ops))
     ratio = statistics.median(x / y for x, y in zip(a, b, strict=True))
     print(
         f"{label:<50} {statistics.median(a) * 1e6:9.1f} us "
@@ -89,6 +132,104 @@ def _batched(
     store: PostgresClaimStore, sids: list[uuid.UUID]
 ) -> Callable[[int], object]:
     return lambda i: store.claims_many(sids)
+
+
+def bench_async(
+    dsn: str,
+    schema: str,
+    q: Statements,
+    sids: list[uuid.UUID],
+    three: uuid.UUID,
+    *,
+    ops: int,
+    rounds: int,
+) -> None:
+    """AsyncPostgresClaimStore against raw async psycopg: record and claims, on a
+    caller's AsyncConnection and on an AsyncConnectionPool, in one event loop."""
+    loop = asyncio.new_event_loop()
+    run = loop.run_until_complete
+
+    def timer(fn: AsyncOp, n: int) -> float:
+        return run(_time_async_block(fn, n))
+
+    conn = run(
+        psycopg.AsyncConnection.connect(dsn, autocommit=True, options=NO_SYNC_COMMIT)
+    )
+    pool: AsyncConnectionPool[psycopg.AsyncConnection[Any]] = AsyncConnectionPool(
+        dsn,
+        min_size=1,
+        max_size=1,
+        kwargs={"autocommit": True, "options": NO_SYNC_COMMIT},
+        open=False,
+    )
+    try:
+        run(pool.open(wait=True))
+        by_conn = AsyncPostgresClaimStore(conn, schema=schema)
+        by_pool = AsyncPostgresClaimStore(pool, schema=schema)
+
+        def lib_record(store: AsyncPostgresClaimStore) -> AsyncOp:
+            return lambda i: store.record(sids[i % 1000], "totp")
+
+        def lib_claims(store: AsyncPostgresClaimStore) -> AsyncOp:
+            return lambda i: store.claims(three)
+
+        async def raw_record_conn(i: int) -> object:
+            at = datetime.now(UTC)
+            cur = await conn.execute(
+                q.record, (uuid.uuid4(), sids[i % 1000], "totp", at, at)
+            )
+            return await cur.fetchone()
+
+        async def raw_record_pool(i: int) -> object:
+            at = datetime.now(UTC)
+            async with pool.connection() as c:
+                cur = await c.execute(
+                    q.record, (uuid.uuid4(), sids[i % 1000], "totp", at, at)
+                )
+                return await cur.fetchone()
+
+        async def raw_claims_conn(i: int) -> object:
+            cur = await conn.execute(q.claims, (three,))
+            return await cur.fetchall()
+
+        async def raw_claims_pool(i: int) -> object:
+            async with pool.connection() as c:
+                cur = await c.execute(q.claims, (three,))
+                return await cur.fetchall()
+
+        sides: list[tuple[str, AsyncOp, AsyncOp]] = [
+            (
+                "async record, caller's AsyncConnection",
+                lib_record(by_conn),
+                raw_record_conn,
+            ),
+            ("async record, AsyncConnectionPool", lib_record(by_pool), raw_record_pool),
+            (
+                "async claims (3 claims), caller's AsyncConnection",
+                lib_claims(by_conn),
+                raw_claims_conn,
+            ),
+            (
+                "async claims (3 claims), AsyncConnectionPool",
+                lib_claims(by_pool),
+                raw_claims_pool,
+            ),
+        ]
+        for label, ours, theirs in sides:
+            compare_with(
+                timer,
+                label,
+                ours,
+                theirs,
+                ops=ops,
+                rounds=rounds,
+                target="target <= 1.15x",
+                warmup=200,
+            )
+    finally:
+        run(pool.close())
+        run(conn.close())
+        loop.close()
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -201,6 +342,8 @@ def main(argv: list[str] | None = None) -> None:
             target="target <= 1.15x",
             warmup=200,
         )
+
+        bench_async(args.dsn, schema, q, sids, three, ops=ops, rounds=rounds)
 
         # Why the store takes no savepoint inside the caller's transaction: the same
         # record, in an open transaction, with and without one.

@@ -13,6 +13,8 @@ from hypothesis import HealthCheck, settings
 if TYPE_CHECKING:
     import psycopg
 
+    from mfa_amr.testing import AsyncRunner
+
 settings.register_profile("dev", max_examples=100)
 settings.register_profile(
     "ci",
@@ -123,6 +125,36 @@ def pg_tx_conn(pg_dsn: str, pg_schema: str) -> Iterator[psycopg.Connection[Any]]
 
     with psycopg.connect(pg_dsn) as conn:
         yield conn
+
+
+# -- asyncio -------------------------------------------------------------------------
+# psycopg's async connections belong to the event loop they were created in: a test
+# that drives them from synchronous code (the contract suite, the state machine) runs
+# every coroutine on the one loop of its `aio` runner, where `pg_aconn` was made.
+
+
+@pytest.fixture
+def aio() -> Iterator[AsyncRunner]:
+    """An event loop for the test, closed after it (pending tasks cancelled)."""
+    from mfa_amr.testing import AsyncRunner
+
+    with AsyncRunner() as runner:
+        yield runner
+
+
+@pytest.fixture
+def pg_aconn(
+    aio: AsyncRunner, pg_dsn: str, pg_schema: str
+) -> Iterator[psycopg.AsyncConnection[Any]]:
+    """A caller's autocommit ``AsyncConnection`` on the loop of ``aio``; it depends
+    on ``pg_schema`` so that it is closed before the schema is dropped."""
+    import psycopg
+
+    conn = aio.run(psycopg.AsyncConnection.connect(pg_dsn, autocommit=True))
+    try:
+        yield conn
+    finally:
+        aio.run(conn.close())
 
 
 class SupabaseTables:

@@ -9,7 +9,7 @@ from mfa_amr._methods import AuthenticationMethod, Factor, MethodSpec
 from mfa_amr._policy import AAL, AmrStyle, Assessment, LevelRule, Policy
 from mfa_amr._verify import Evaluation, ParsedMethod, StepUpChallenge, parse_amr
 from mfa_amr.exceptions import StepUpRequired
-from mfa_amr.stores.memory import InMemoryClaimStore
+from mfa_amr.stores.memory import AsyncInMemoryClaimStore, InMemoryClaimStore
 
 __all__ = [
     "AAL",
@@ -17,6 +17,7 @@ __all__ = [
     "AMREntry",
     "AmrStyle",
     "Assessment",
+    "AsyncInMemoryClaimStore",
     "AuthenticationMethod",
     "Evaluation",
     "Factor",

@@ -150,3 +150,65 @@ class ClaimStore(Protocol):
             InvalidClaimError: ``before`` is not an aware datetime.
         """
         ...
+
+
+class AsyncClaimStore(Protocol):
+    """:class:`ClaimStore` for asyncio services: the same nine operations, with the
+    same arguments, semantics, results and errors, each awaited.
+
+    Backends need not inherit from this class; mypy checks conformance, and
+    :class:`mfa_amr.testing.BlockingClaimStore` runs :mod:`mfa_amr.testing`'s
+    contract suite and state machine on an async store. Invalid input is refused
+    with the same :class:`~mfa_amr.exceptions.InvalidInputError` subclasses, raised
+    when the call is awaited, before anything changes.
+    """
+
+    async def record(
+        self,
+        session_id: SessionIdLike,
+        method: MethodLike,
+        *,
+        at: datetime | None = None,
+    ) -> AMRClaim:
+        """Record that the session proved ``method``; see :meth:`ClaimStore.record`."""
+        ...
+
+    async def record_many(self, items: Iterable[RecordItem]) -> list[AMRClaim]:
+        """Record several items at once, all or nothing; see
+        :meth:`ClaimStore.record_many`."""
+        ...
+
+    async def claims(self, session_id: SessionIdLike) -> list[AMRClaim]:
+        """The session's claims, most recent first; see :meth:`ClaimStore.claims`."""
+        ...
+
+    async def claims_many(
+        self, session_ids: Iterable[SessionIdLike]
+    ) -> dict[uuid.UUID, list[AMRClaim]]:
+        """``claims`` for several sessions; see :meth:`ClaimStore.claims_many`."""
+        ...
+
+    async def get(self, claim_id: SessionIdLike) -> AMRClaim | None:
+        """The claim with this ``id``, or ``None``; see :meth:`ClaimStore.get`."""
+        ...
+
+    async def revoke(self, session_id: SessionIdLike, method: MethodLike) -> bool:
+        """Remove the session's claim for ``method``; see :meth:`ClaimStore.revoke`."""
+        ...
+
+    async def revoke_everywhere(
+        self, session_ids: Iterable[SessionIdLike], method: MethodLike
+    ) -> int:
+        """``revoke`` across several sessions; see
+        :meth:`ClaimStore.revoke_everywhere`."""
+        ...
+
+    async def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
+        """Remove every claim of the sessions; see
+        :meth:`ClaimStore.delete_sessions`."""
+        ...
+
+    async def purge(self, *, before: datetime) -> int:
+        """Remove every claim of each session idle since before ``before``; see
+        :meth:`ClaimStore.purge`."""
+        ...

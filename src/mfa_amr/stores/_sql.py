@@ -1,18 +1,20 @@
 """The PostgreSQL stores' SQL, written once: query text, parameters, row mapping.
 
-Nothing here does I/O. The synchronous :class:`~mfa_amr.stores.postgres.
-PostgresClaimStore` and an asyncio store run the same :class:`Statements` with the
-same parameter builders, map rows with the same :func:`claim_row`, and translate the
-driver's errors with the same :func:`store_error`; only the awaiting differs.
+Nothing here does I/O. :class:`~mfa_amr.stores.postgres.PostgresClaimStore` and
+:class:`~mfa_amr.stores.postgres.AsyncPostgresClaimStore` take every operation from
+the same :class:`Operations`: it validates the input, builds the parameters of one of
+the :class:`Statements`, and says how the cursor's rows (made by :func:`claim_row`)
+become the answer, as a :class:`Call`. A store only executes the call, awaiting or
+not, and translates the driver's errors with :func:`store_error`.
 """
 
 from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, TypeAlias, cast
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar, cast
 
 import attrs
 import psycopg
@@ -55,6 +57,7 @@ BatchParams: TypeAlias = (
     "tuple[list[uuid.UUID], list[uuid.UUID], list[str], list[datetime], list[datetime]]"
 )
 Pair: TypeAlias = "tuple[uuid.UUID, str]"
+_T = TypeVar("_T")
 
 # -- query text ---------------------------------------------------------------------
 # Templates take identifiers only ({schema}, {table}, constraint names), always as
@@ -516,6 +519,181 @@ def by_session(
             current = key
         group.append(claim)
     return out
+
+
+# -- operations ---------------------------------------------------------------------
+# What a store does, but for executing the statement: both stores build the same Call
+# for an operation, so they cannot differ in anything but the awaiting.
+
+CREATING: Final = "creating the claims table"
+"""What ``create_schema`` does, for its error messages."""
+
+
+@attrs.frozen
+class Call(Generic[_T]):
+    """One operation of a store on its table, without the I/O.
+
+    A store runs it the same way whether it awaits or not: it executes ``query`` with
+    ``params`` on a cursor whose row factory is :func:`claim_row`, fetches all rows
+    if ``returns_rows``, and gives ``finish`` the rows and the cursor's ``rowcount``;
+    what ``finish`` returns is the operation's answer. A psycopg error becomes
+    ``store_error(exc, doing, session_id)``. A call whose ``query`` is ``None`` needs
+    no round trip (an empty batch): its answer is ``finish([], 0)``.
+
+    Attributes:
+        doing: what the operation does, for error messages (``"recording a
+            claim"``).
+        query: the statement's text, one of the :class:`Statements`, or ``None``.
+        params: the statement's parameters, validated.
+        returns_rows: whether the statement returns rows to fetch.
+        finish: makes the answer of the rows and the row count.
+        session_id: the session a single record is for, named by
+            :class:`~mfa_amr.exceptions.SessionNotFoundError`.
+    """
+
+    doing: str
+    query: str | None
+    params: Sequence[Any]
+    returns_rows: bool
+    finish: Callable[[list[AMRClaim], int], _T]
+    session_id: uuid.UUID | None = None
+
+
+def _the_row(rows: list[AMRClaim], count: int) -> AMRClaim:
+    return rows[0]  # RETURNING yields the row inserted or updated
+
+
+def _row_or_none(rows: list[AMRClaim], count: int) -> AMRClaim | None:
+    return rows[0] if rows else None
+
+
+def _rows(rows: list[AMRClaim], count: int) -> list[AMRClaim]:
+    return rows
+
+
+def _count(rows: list[AMRClaim], count: int) -> int:
+    return count
+
+
+def _any(rows: list[AMRClaim], count: int) -> bool:
+    return count > 0
+
+
+# The methods below take a parameter named session_ids, which hides the function.
+_session_ids: Final = session_ids
+
+
+@attrs.frozen
+class Operations:
+    """Every operation of a PostgreSQL store on one claims table, as a :class:`Call`.
+
+    Each method validates its input (raising before anything is sent), reads the
+    clock when it must, and returns the call to execute. The methods take the
+    arguments of the :class:`~mfa_amr.stores.ClaimStore` method of the same name.
+
+    Attributes:
+        statements: the table's statements.
+        policy: decides which methods may be recorded.
+        clock: read when ``at`` is left out.
+    """
+
+    statements: Statements
+    policy: Policy
+    clock: Clock
+
+    @classmethod
+    def for_table(
+        cls,
+        schema: str,
+        table: str,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+    ) -> Operations:
+        """The operations of ``schema.table``; ``None`` for ``clock`` or ``policy``
+        means the default (the real UTC time, ``Policy.supabase()``).
+
+        Raises:
+            InvalidInputError: a name PostgreSQL would not keep as given, a clock
+                that is not callable, a policy that is not a ``Policy``.
+        """
+        statements = Statements.for_table(schema, table)
+        return cls(statements, check_policy(policy), check_clock(clock))
+
+    def record(
+        self, session_id: SessionIdLike, method: MethodLike, at: datetime | None
+    ) -> Call[AMRClaim]:
+        """One upsert, returning the claim as stored."""
+        params = record_params(session_id, method, at, self.policy, self.clock)
+        return Call(
+            "recording a claim",
+            self.statements.record,
+            params,
+            True,
+            _the_row,
+            params[1],
+        )
+
+    def record_many(self, items: Iterable[RecordItem]) -> Call[list[AMRClaim]]:
+        """One upsert of the whole batch, returning a claim per distinct pair in
+        order of first appearance; nothing to send for an empty batch."""
+        pairs, params = record_many_params(items, self.policy, self.clock)
+
+        def finish(rows: list[AMRClaim], count: int) -> list[AMRClaim]:
+            return in_pair_order(pairs, rows)
+
+        query = self.statements.record_many if pairs else None
+        return Call("recording a batch of claims", query, params, True, finish)
+
+    def claims(self, session_id: SessionIdLike) -> Call[list[AMRClaim]]:
+        """One ``SELECT`` of the session's claims, in the protocol's order."""
+        sid = to_uuid(session_id, "session_id")
+        return Call("reading claims", self.statements.claims, (sid,), True, _rows)
+
+    def claims_many(
+        self, session_ids: Iterable[SessionIdLike]
+    ) -> Call[dict[uuid.UUID, list[AMRClaim]]]:
+        """One ``SELECT ... = ANY`` of the sessions' claims, grouped by session;
+        nothing to send for no session."""
+        sids = _session_ids(session_ids, "claims_many")
+
+        def finish(rows: list[AMRClaim], count: int) -> dict[uuid.UUID, list[AMRClaim]]:
+            return by_session(sids, rows)
+
+        query = self.statements.claims_many if sids else None
+        return Call("reading claims", query, (sids,), True, finish)
+
+    def get(self, claim_id: SessionIdLike) -> Call[AMRClaim | None]:
+        """One ``SELECT`` by ``id``."""
+        cid = to_uuid(claim_id, "claim_id")
+        return Call("reading a claim", self.statements.get, (cid,), True, _row_or_none)
+
+    def revoke(self, session_id: SessionIdLike, method: MethodLike) -> Call[bool]:
+        """One ``DELETE`` of the pair; whether there was a claim."""
+        params = revoke_params(session_id, method)
+        return Call("revoking a claim", self.statements.revoke, params, False, _any)
+
+    def revoke_everywhere(
+        self, session_ids: Iterable[SessionIdLike], method: MethodLike
+    ) -> Call[int]:
+        """One ``DELETE`` of the method across the sessions; claims removed."""
+        sids = _session_ids(session_ids, "revoke_everywhere")
+        name = validate_method(method)
+        query = self.statements.revoke_everywhere if sids else None
+        return Call("revoking claims", query, (sids, name), False, _count)
+
+    def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> Call[int]:
+        """One ``DELETE`` of the sessions' claims; claims removed."""
+        sids = _session_ids(session_ids, "delete_sessions")
+        query = self.statements.delete_sessions if sids else None
+        return Call("deleting sessions' claims", query, (sids,), False, _count)
+
+    def purge(self, before: datetime) -> Call[int]:
+        """One ``DELETE`` of the sessions idle since before ``before``; claims
+        removed."""
+        cutoff = to_utc(before, "before")
+        return Call(
+            "purging old claims", self.statements.purge, (cutoff,), False, _count
+        )
 
 
 # -- errors -------------------------------------------------------------------------

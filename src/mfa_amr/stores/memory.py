@@ -1,4 +1,5 @@
-"""``InMemoryClaimStore``: the embedded, thread-safe backend.
+"""``InMemoryClaimStore``: the embedded, thread-safe backend, and
+``AsyncInMemoryClaimStore``, the same store for asyncio code.
 
 It keeps claims in dictionaries behind one lock. Use it in unit tests (with a
 :class:`mfa_amr.testing.FakeClock`), in a single-process service, or as the reference
@@ -32,7 +33,7 @@ from mfa_amr._policy import Policy
 from mfa_amr.exceptions import InvalidInputError
 from mfa_amr.stores._protocol import Clock, MethodLike, RecordItem, SessionIdLike
 
-__all__ = ["InMemoryClaimStore"]
+__all__ = ["AsyncInMemoryClaimStore", "InMemoryClaimStore"]
 
 
 def _utc_now() -> datetime:
@@ -95,9 +96,12 @@ class InMemoryClaimStore:
         return self._policy
 
     def __repr__(self) -> str:
+        return f"<InMemoryClaimStore: {self._size()}>"
+
+    def _size(self) -> str:
         with self._lock:
             claims, sessions = len(self._by_id), len(self._sessions)
-        return f"<InMemoryClaimStore: {claims} claims in {sessions} sessions>"
+        return f"{claims} claims in {sessions} sessions"
 
     # -- writes -------------------------------------------------------------------
 
@@ -274,3 +278,100 @@ class InMemoryClaimStore:
         datetimes into floats)."""
         by_name = sorted(claims, key=lambda c: c.authentication_method)
         return sorted(by_name, key=lambda c: c.updated_at, reverse=True)
+
+
+class AsyncInMemoryClaimStore:
+    """An :class:`~mfa_amr.stores.AsyncClaimStore` in process memory: an
+    :class:`InMemoryClaimStore` behind awaitable methods, for testing asyncio code
+    or a single-process asyncio service.
+
+    Each call does all its work when awaited, under the store's lock, and never
+    suspends: to the tasks of a loop every operation is atomic, and it holds the
+    loop only as long as the change itself takes. It is bound to no event loop, so
+    tasks of several loops and threads may share it.
+
+    Args:
+        clock: returns the current time as an aware datetime; read when ``at`` is
+            left out. Default: the real UTC time.
+        policy: decides which methods may be recorded. Default:
+            ``Policy.supabase()``.
+
+    Raises:
+        InvalidInputError: ``clock`` is not callable or ``policy`` not a ``Policy``.
+
+    Example:
+        >>> import asyncio, uuid
+        >>> from mfa_amr.stores.memory import AsyncInMemoryClaimStore
+        >>> store = AsyncInMemoryClaimStore()
+        >>> sid = uuid.uuid4()
+        >>> async def sign_in() -> list[str]:
+        ...     await store.record(sid, "password")
+        ...     return [c.method for c in await store.claims(sid)]
+        >>> asyncio.run(sign_in())
+        ['password']
+    """
+
+    def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None):
+        self._store = InMemoryClaimStore(clock=clock, policy=policy)
+
+    @property
+    def policy(self) -> Policy:
+        """The policy that decides what may be recorded."""
+        return self._store.policy
+
+    def __repr__(self) -> str:
+        return f"<AsyncInMemoryClaimStore: {self._store._size()}>"
+
+    async def record(
+        self,
+        session_id: SessionIdLike,
+        method: MethodLike,
+        *,
+        at: datetime | None = None,
+    ) -> AMRClaim:
+        """Record that the session proved ``method``; see
+        :meth:`InMemoryClaimStore.record`."""
+        return self._store.record(session_id, method, at=at)
+
+    async def record_many(self, items: Iterable[RecordItem]) -> list[AMRClaim]:
+        """Record several items, all or nothing; see
+        :meth:`InMemoryClaimStore.record_many`."""
+        return self._store.record_many(items)
+
+    async def revoke(self, session_id: SessionIdLike, method: MethodLike) -> bool:
+        """Remove the session's claim for ``method``; see
+        :meth:`InMemoryClaimStore.revoke`."""
+        return self._store.revoke(session_id, method)
+
+    async def revoke_everywhere(
+        self, session_ids: Iterable[SessionIdLike], method: MethodLike
+    ) -> int:
+        """``revoke`` across sessions; see
+        :meth:`InMemoryClaimStore.revoke_everywhere`."""
+        return self._store.revoke_everywhere(session_ids, method)
+
+    async def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
+        """Remove every claim of the sessions; see
+        :meth:`InMemoryClaimStore.delete_sessions`."""
+        return self._store.delete_sessions(session_ids)
+
+    async def purge(self, *, before: datetime) -> int:
+        """Remove the sessions whose newest claim is older than ``before``; see
+        :meth:`InMemoryClaimStore.purge`."""
+        return self._store.purge(before=before)
+
+    async def claims(self, session_id: SessionIdLike) -> list[AMRClaim]:
+        """The session's claims, most recent first; see
+        :meth:`InMemoryClaimStore.claims`."""
+        return self._store.claims(session_id)
+
+    async def claims_many(
+        self, session_ids: Iterable[SessionIdLike]
+    ) -> dict[uuid.UUID, list[AMRClaim]]:
+        """``claims`` for several sessions, every one a key; see
+        :meth:`InMemoryClaimStore.claims_many`."""
+        return self._store.claims_many(session_ids)
+
+    async def get(self, claim_id: SessionIdLike) -> AMRClaim | None:
+        """The claim with this ``id``, or ``None``."""
+        return self._store.get(claim_id)
