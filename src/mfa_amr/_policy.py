@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Final, Literal, overload
 import attrs
 
 from mfa_amr import rfc8176
-from mfa_amr._claims import AMRClaim, AMREntry, to_now, to_uuid, unix_seconds
+from mfa_amr._claims import EPOCH, AMRClaim, AMREntry, to_now, to_uuid, unix_seconds
 from mfa_amr._methods import (
     DEFAULT_CATALOG,
     AuthenticationMethod,
@@ -391,7 +391,7 @@ class Policy:
             aal=aal,
             next_aal=next_aal,
             entries=entries,
-            amr_values=self._rfc_values(latest, at),
+            amr_values=tuple(self._rfc_values(latest, at)),
             auth_time=_auth_time(claims) if latest else None,
         )
 
@@ -502,7 +502,7 @@ class Policy:
                 out.append(entry)
             return out
         if style is _RFC8176_STYLE:
-            return list(self._rfc_values(latest, now))
+            return self._rfc_values(latest, now)
         raise InvalidInputError(
             f"style must be AmrStyle.SUPABASE or AmrStyle.RFC8176, got {style!r}"
         )
@@ -534,7 +534,7 @@ class Policy:
 
     def _rfc_values(
         self, latest: list[tuple[int, AMRClaim]], now: datetime | None
-    ) -> tuple[str, ...]:
+    ) -> list[str]:
         seen: dict[str, None] = {}
         known: list[MethodSpec] = []
         for _, c in latest:
@@ -548,7 +548,7 @@ class Policy:
             known = self._counted(latest, now, self.aal2_max_age)
         if _proves_mfa(known):
             seen.setdefault(rfc8176.MFA)
-        return tuple(seen)
+        return list(seen)
 
 
 def _provider(providers: Mapping[str, str], method: str) -> str | None:
@@ -609,19 +609,25 @@ def _latest_per_method(
     for c in claims:
         if not isinstance(c, AMRClaim):
             raise InvalidClaimError(f"expected AMRClaim values, got {c!r}")
-        if session is None:
-            session_id, session = c.session_id, c.session_id.int
-        elif c.session_id.int != session:
-            raise InvalidClaimError(
-                f"claims of more than one session given ({session_id} and "
-                f"{c.session_id}): assess one session at a time"
-            )
-        held = by_method.get(c.authentication_method)
+        sid = c.session_id.int
+        if sid != session:
+            if session is not None:
+                raise InvalidClaimError(
+                    f"claims of more than one session given ({session_id} and "
+                    f"{c.session_id}): assess one session at a time"
+                )
+            session_id, session = c.session_id, sid
+        name = c.authentication_method
+        held = by_method.get(name)
         if held is None or c.updated_at > held.updated_at:
-            by_method[c.authentication_method] = c
+            by_method[name] = c
     # Sort plain tuples rather than through a key function; methods are unique here,
-    # so the comparison never reaches the claim itself.
-    keyed = [(-unix_seconds(c.updated_at), name, c) for name, c in by_method.items()]
+    # so the comparison never reaches the claim itself. The seconds are
+    # unix_seconds(), inlined: a call per claim is a fifth of this function's time.
+    keyed = []
+    for name, c in by_method.items():
+        delta = c.updated_at - EPOCH
+        keyed.append((-delta.days * 86_400 - delta.seconds, name, c))
     keyed.sort()
     return [(-negated, c) for negated, _, c in keyed]
 
