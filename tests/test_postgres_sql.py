@@ -34,7 +34,7 @@ from mfa_amr.exceptions import (
     StoreUnavailableError,
     UnrecordableMethodError,
 )
-from mfa_amr.stores import _sql
+from mfa_amr.stores import _input, _sql
 from mfa_amr.testing import START, FakeClock
 
 UTC = timezone.utc
@@ -175,7 +175,7 @@ class TestSessionIds:
     def test_duplicates_go_and_order_stays(self) -> None:
         """Repeated ids, as UUIDs or strings, appear once, first place kept."""
         a, b = uuid.UUID(int=2), uuid.UUID(int=1)
-        assert [a, b] == _sql.session_ids([a, str(b), str(a), b], "claims_many")
+        assert [a, b] == _input.session_ids([a, str(b), str(a), b], "claims_many")
 
     @pytest.mark.parametrize(
         "value", [uuid.UUID(int=1), str(uuid.UUID(int=1)), b"x", 7]
@@ -183,7 +183,7 @@ class TestSessionIds:
     def test_a_single_id_is_not_iterated(self, value: object) -> None:
         """One id (or a non-iterable) where a list is expected is refused."""
         with pytest.raises(InvalidInputError):
-            _sql.session_ids(value, "claims_many")  # type: ignore[arg-type]
+            _input.session_ids(value, "claims_many")  # type: ignore[arg-type]
 
 
 class TestErrors:

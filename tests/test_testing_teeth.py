@@ -13,10 +13,10 @@ import pytest
 from hypothesis import Phase, settings
 from hypothesis.stateful import run_state_machine_as_test
 
-from mfa_amr import AMRClaim, InMemoryClaimStore
+from mfa_amr import AMRClaim, InMemoryClaimStore, Policy
 from mfa_amr._claims import to_utc
 from mfa_amr.exceptions import InvalidClaimError, InvalidInputError
-from mfa_amr.stores import ClaimStore, RecordItem
+from mfa_amr.stores import ClaimStore, Clock, RecordItem, _input
 from mfa_amr.testing import START, ClaimStoreContract, ClaimStoreMachine, FakeClock
 
 # Derandomized, so a broken store fails the same way on every run; not shrunk, since
@@ -139,7 +139,7 @@ class PartialBatchStore(InMemoryClaimStore):
     def record_many(self, items: Iterable[RecordItem]) -> list[AMRClaim]:
         results: dict[tuple[uuid.UUID, str], AMRClaim] = {}
         for item in items:
-            for sid, name, at in self._check_items([item]):
+            for sid, name, at in _input.record_items([item], self._policy, self._clock):
                 with self._lock:
                     results[sid, name] = self._apply(sid, name, at)
         return list(results.values())
@@ -150,7 +150,7 @@ class LastWinsBatchStore(InMemoryClaimStore):
     greatest (an upsert of the batch's last row)."""
 
     def record_many(self, items: Iterable[RecordItem]) -> list[AMRClaim]:
-        checked = self._check_items(items)
+        checked = _input.record_items(items, self._policy, self._clock)
         with self._lock:
             results: dict[tuple[uuid.UUID, str], AMRClaim] = {}
             for sid, name, at in checked:
@@ -168,8 +168,8 @@ class LastWinsBatchStore(InMemoryClaimStore):
 class RealTimeStore(InMemoryClaimStore):
     """Ignores the injected clock and reads the real time."""
 
-    def _now(self) -> datetime:
-        return to_utc(datetime.now().astimezone(), "now")
+    def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None):
+        super().__init__(policy=policy)  # the clock given is dropped: real time
 
 
 # -- running the contract and the machine programmatically ------------------------

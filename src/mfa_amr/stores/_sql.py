@@ -14,13 +14,13 @@ import hashlib
 import uuid
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
 
 import attrs
 import psycopg
 from psycopg import sql
 
-from mfa_amr._claims import EPOCH, UTC, AMRClaim, to_utc, to_uuid
+from mfa_amr._claims import EPOCH, AMRClaim, to_utc, to_uuid
 from mfa_amr._methods import validate_method
 from mfa_amr._policy import Policy
 from mfa_amr.exceptions import (
@@ -28,6 +28,13 @@ from mfa_amr.exceptions import (
     SessionNotFoundError,
     StoreError,
     StoreUnavailableError,
+)
+from mfa_amr.stores._input import (
+    check_clock,
+    check_policy,
+    now,
+    record_items,
+    session_ids,
 )
 
 if TYPE_CHECKING:
@@ -315,50 +322,6 @@ def schema_sql(schema: str = DEFAULT_SCHEMA, table: str = DEFAULT_TABLE) -> str:
 # bad call before any SQL runs.
 
 
-def utc_now() -> datetime:
-    """The real current time, in UTC: the stores' default clock."""
-    return datetime.now(UTC)
-
-
-def check_clock(clock: object) -> Clock:
-    """Return ``clock``, or :func:`utc_now` for ``None``.
-
-    Raises:
-        InvalidInputError: not callable.
-    """
-    if clock is None:
-        return utc_now
-    if not callable(clock):
-        raise InvalidInputError(
-            f"clock must be a callable returning an aware datetime, got {clock!r}"
-        )
-    return cast("Clock", clock)
-
-
-def check_policy(policy: object) -> Policy:
-    """Return ``policy``, or ``Policy.supabase()`` for ``None``.
-
-    Raises:
-        InvalidInputError: not a :class:`~mfa_amr.Policy`.
-    """
-    if policy is None:
-        return Policy.supabase()
-    if not isinstance(policy, Policy):
-        raise InvalidInputError(
-            f"policy must be a mfa_amr.Policy, got {type(policy).__name__}"
-        )
-    return policy
-
-
-def now(clock: Clock) -> datetime:
-    """Read ``clock`` as an aware UTC datetime.
-
-    Raises:
-        InvalidClaimError: the clock returned something else.
-    """
-    return to_utc(clock(), "the store's clock")
-
-
 def record_params(
     session_id: SessionIdLike,
     method: MethodLike,
@@ -391,30 +354,9 @@ def record_many_params(
         InvalidClaimError, InvalidMethodError, UnrecordableMethodError: as
             ``record``, naming the offending value.
     """
-    given: object = items  # typed as the protocol says, checked as anything
-    if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
-        raise InvalidInputError(
-            "record_many takes an iterable of (session_id, method[, at]) tuples, "
-            f"got {type(items).__name__}"
-        )
     first: dict[Pair, datetime] = {}
     last: dict[Pair, datetime] = {}
-    clock_now: datetime | None = None
-    for index, item in enumerate(items):
-        if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-            raise InvalidInputError(
-                f"record_many item {index} must be a tuple (session_id, method) "
-                f"or (session_id, method, at), got {item!r}"
-            )
-        sid = to_uuid(item[0], "session_id")
-        name = policy.check_recordable(item[1])
-        at = item[2] if len(item) == 3 else None
-        if at is None:
-            if clock_now is None:
-                clock_now = now(clock)
-            when = clock_now
-        else:
-            when = to_utc(at, "at")
+    for sid, name, when in record_items(items, policy, clock):
         pair = (sid, name)
         held = last.get(pair)
         if held is None:
@@ -434,28 +376,6 @@ def record_many_params(
         [last[pair] for pair in ordered],
     )
     return pairs, params
-
-
-def session_ids(values: Iterable[SessionIdLike], what: str) -> list[uuid.UUID]:
-    """The distinct session ids of an iterable argument, in order, all validated;
-    one id given where an iterable is expected is refused rather than iterated.
-
-    Raises:
-        InvalidInputError: ``values`` is a single id or not iterable.
-        InvalidClaimError: an element is not a UUID.
-    """
-    if isinstance(values, (str, bytes, uuid.UUID)):
-        raise InvalidInputError(
-            f"{what} takes an iterable of session ids, got a single "
-            f"{type(values).__name__}: wrap it in a list"
-        )
-    try:
-        items = list(values)
-    except TypeError as exc:
-        raise InvalidInputError(
-            f"{what} takes an iterable of session ids, got {type(values).__name__}"
-        ) from exc
-    return list(dict.fromkeys(to_uuid(v, "session_id") for v in items))
 
 
 def revoke_params(

@@ -27,34 +27,13 @@ from datetime import datetime
 
 import attrs
 
-from mfa_amr._claims import UTC, AMRClaim, to_utc, to_uuid
+from mfa_amr._claims import AMRClaim, to_utc, to_uuid
 from mfa_amr._methods import validate_method
 from mfa_amr._policy import Policy
-from mfa_amr.exceptions import InvalidInputError
+from mfa_amr.stores import _input
 from mfa_amr.stores._protocol import Clock, MethodLike, RecordItem, SessionIdLike
 
 __all__ = ["AsyncInMemoryClaimStore", "InMemoryClaimStore"]
-
-
-def _utc_now() -> datetime:
-    return datetime.now(UTC)
-
-
-def _session_ids(values: Iterable[SessionIdLike], what: str) -> list[uuid.UUID]:
-    """Every id of an iterable argument, validated before anything changes; one id
-    given where an iterable is expected is refused rather than iterated."""
-    if isinstance(values, (str, bytes, uuid.UUID)):
-        raise InvalidInputError(
-            f"{what} takes an iterable of session ids, got a single "
-            f"{type(values).__name__}: wrap it in a list"
-        )
-    try:
-        items = list(values)
-    except TypeError as exc:
-        raise InvalidInputError(
-            f"{what} takes an iterable of session ids, got {type(values).__name__}"
-        ) from exc
-    return [to_uuid(v, "session_id") for v in items]
 
 
 class InMemoryClaimStore:
@@ -75,16 +54,8 @@ class InMemoryClaimStore:
     """
 
     def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None):
-        if clock is not None and not callable(clock):
-            raise InvalidInputError(
-                f"clock must be a callable returning an aware datetime, got {clock!r}"
-            )
-        if policy is not None and not isinstance(policy, Policy):
-            raise InvalidInputError(
-                f"policy must be a mfa_amr.Policy, got {type(policy).__name__}"
-            )
-        self._clock: Clock = clock if clock is not None else _utc_now
-        self._policy = policy if policy is not None else Policy.supabase()
+        self._clock = _input.check_clock(clock)
+        self._policy = _input.check_policy(policy)
         self._lock = threading.Lock()
         # session id -> method name -> claim; and claim id -> claim, for get().
         self._sessions: dict[uuid.UUID, dict[str, AMRClaim]] = {}
@@ -116,7 +87,7 @@ class InMemoryClaimStore:
         :meth:`mfa_amr.stores.ClaimStore.record`."""
         sid = to_uuid(session_id, "session_id")
         name = self._policy.check_recordable(method)
-        when = self._now() if at is None else to_utc(at, "at")
+        when = _input.now(self._clock) if at is None else to_utc(at, "at")
         with self._lock:
             return self._apply(sid, name, when)
 
@@ -127,7 +98,7 @@ class InMemoryClaimStore:
         An item is a tuple ``(session_id, method)`` or ``(session_id, method, at)``;
         ``at=None`` means the clock, read once for the whole call.
         """
-        checked = self._check_items(items)
+        checked = _input.record_items(items, self._policy, self._clock)
         with self._lock:
             results: dict[tuple[uuid.UUID, str], AMRClaim] = {}
             for sid, name, when in checked:
@@ -151,17 +122,17 @@ class InMemoryClaimStore:
     ) -> int:
         """``revoke`` across sessions; see
         :meth:`mfa_amr.stores.ClaimStore.revoke_everywhere`."""
-        sids = _session_ids(session_ids, "revoke_everywhere")
+        sids = _input.session_ids(session_ids, "revoke_everywhere")
         name = validate_method(method)
         with self._lock:
-            return sum(self._remove(sid, name) for sid in dict.fromkeys(sids))
+            return sum(self._remove(sid, name) for sid in sids)
 
     def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
         """Remove every claim of the sessions; see
         :meth:`mfa_amr.stores.ClaimStore.delete_sessions`."""
-        sids = _session_ids(session_ids, "delete_sessions")
+        sids = _input.session_ids(session_ids, "delete_sessions")
         with self._lock:
-            return sum(self._drop_session(sid) for sid in dict.fromkeys(sids))
+            return sum(self._drop_session(sid) for sid in sids)
 
     def purge(self, *, before: datetime) -> int:
         """Remove the sessions whose newest claim is older than ``before``; see
@@ -193,7 +164,7 @@ class InMemoryClaimStore:
     ) -> dict[uuid.UUID, list[AMRClaim]]:
         """``claims`` for several sessions, every one a key; see
         :meth:`mfa_amr.stores.ClaimStore.claims_many`."""
-        sids = _session_ids(session_ids, "claims_many")
+        sids = _input.session_ids(session_ids, "claims_many")
         with self._lock:
             return {
                 sid: self._ordered(self._sessions.get(sid, {}).values()) for sid in sids
@@ -206,39 +177,6 @@ class InMemoryClaimStore:
             return self._by_id.get(cid)
 
     # -- internals (called with the lock held) -------------------------------------
-
-    def _now(self) -> datetime:
-        return to_utc(self._clock(), "the store's clock")
-
-    def _check_items(
-        self, items: Iterable[RecordItem]
-    ) -> list[tuple[uuid.UUID, str, datetime]]:
-        """Validate every item of ``record_many`` before anything changes."""
-        given: object = items
-        if isinstance(given, (str, bytes)) or not isinstance(given, Iterable):
-            raise InvalidInputError(
-                "record_many takes an iterable of (session_id, method[, at]) tuples, "
-                f"got {type(items).__name__}"
-            )
-        now: datetime | None = None
-        checked = []
-        for index, item in enumerate(items):
-            if not isinstance(item, (tuple, list)) or len(item) not in (2, 3):
-                raise InvalidInputError(
-                    f"record_many item {index} must be a tuple (session_id, method) "
-                    f"or (session_id, method, at), got {item!r}"
-                )
-            sid = to_uuid(item[0], "session_id")
-            name = self._policy.check_recordable(item[1])
-            at = item[2] if len(item) == 3 else None
-            if at is None:
-                if now is None:
-                    now = self._now()
-                when = now
-            else:
-                when = to_utc(at, "at")
-            checked.append((sid, name, when))
-        return checked
 
     def _apply(self, sid: uuid.UUID, name: str, at: datetime) -> AMRClaim:
         """Insert the (session, method) claim or move its ``updated_at`` forward."""
