@@ -51,7 +51,9 @@ def _test_dsn(config: pytest.Config) -> str:
     return os.environ.get("MFA_AMR_TEST_DSN") or DEFAULT_TEST_DSN
 
 
-def _no_postgres(reason: str) -> NoReturn:
+def no_postgres(reason: str) -> NoReturn:
+    """Skip a test the server cannot serve, or fail it when
+    MFA_AMR_REQUIRE_POSTGRES=1 (CI), so that CI cannot pass by skipping."""
     if os.environ.get("MFA_AMR_REQUIRE_POSTGRES") == "1":
         pytest.fail(f"{reason} (MFA_AMR_REQUIRE_POSTGRES=1: not skipping)")
     pytest.skip(reason)
@@ -64,13 +66,13 @@ def pg_dsn(pytestconfig: pytest.Config) -> str:
     try:
         import psycopg
     except ImportError as exc:
-        _no_postgres(f"psycopg is not installed ({exc}): pip install '.[test]'")
+        no_postgres(f"psycopg is not installed ({exc}): pip install '.[test]'")
     try:
         with psycopg.connect(dsn, connect_timeout=5, autocommit=True) as conn:
             conn.execute("SELECT 1")
     except psycopg.Error as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else repr(exc)
-        _no_postgres(
+        no_postgres(
             f"no PostgreSQL server reachable at {dsn!r} ({first}); give one with "
             "--test-dsn or MFA_AMR_TEST_DSN"
         )

@@ -30,6 +30,7 @@ from psycopg.conninfo import make_conninfo
 from psycopg.rows import dict_row, tuple_row
 from psycopg_pool import ConnectionPool
 
+from conftest import no_postgres
 from mfa_amr import AMRClaim, InMemoryClaimStore
 from mfa_amr.exceptions import (
     InvalidClaimError,
@@ -466,7 +467,7 @@ class TestCollation:
             psycopg.errors.InsufficientPrivilege,
             psycopg.errors.FeatureNotSupported,
         ) as exc:
-            pytest.skip(f"cannot create an ICU en-US database on this server: {exc}")
+            no_postgres(f"cannot create an ICU en-US database on this server: {exc}")
         try:
             with psycopg.connect(
                 make_conninfo(pg_dsn, dbname=name), autocommit=True

@@ -24,6 +24,8 @@ import psycopg
 from psycopg import sql
 from psycopg.conninfo import make_conninfo
 
+from conftest import no_postgres
+
 pytestmark = pytest.mark.postgres
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "postgres.md"
@@ -48,7 +50,7 @@ def scratch_database(pg_admin: psycopg.Connection[Any], pg_dsn: str) -> Iterator
     try:
         pg_admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
     except psycopg.errors.InsufficientPrivilege as exc:
-        pytest.skip(f"the test role cannot create a scratch database: {exc}")
+        no_postgres(f"the test role cannot create a scratch database: {exc}")
     try:
         yield make_conninfo(pg_dsn, dbname=name)
     finally:
