@@ -89,6 +89,26 @@ def pg_admin(pg_dsn: str) -> Iterator[psycopg.Connection[Any]]:
 
 
 @pytest.fixture
+def scratch_database(pg_admin: psycopg.Connection[Any], pg_dsn: str) -> Iterator[str]:
+    """The DSN of a new, empty database, dropped afterwards: for docs whose examples
+    create auth.mfa_amr_claims, which must not touch the test database's."""
+    import psycopg
+    from psycopg import sql
+    from psycopg.conninfo import make_conninfo
+
+    name = f"mfa_amr_test_docs_{uuid.uuid4().hex[:12]}"
+    ident = sql.Identifier(name)
+    try:
+        pg_admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
+    except psycopg.errors.InsufficientPrivilege as exc:
+        no_postgres(f"the test role cannot create a scratch database: {exc}")
+    try:
+        yield make_conninfo(pg_dsn, dbname=name)
+    finally:
+        pg_admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
+
+
+@pytest.fixture
 def pg_schema(pg_admin: psycopg.Connection[Any]) -> Iterator[str]:
     """A schema of the test's own, randomly named, dropped with its content after
     the test."""

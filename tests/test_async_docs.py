@@ -8,8 +8,6 @@ import os
 import re
 import subprocess
 import sys
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,10 +22,6 @@ if (
     )
 
 import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-
-from conftest import no_postgres
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "asyncio.md"
 _FENCE = re.compile(r"(?m)^```python\n(.*?)^```$", re.DOTALL)
@@ -51,22 +45,6 @@ def _kind(before: str) -> str:
     if before == "<!-- test module -->":
         return "test module"
     return "example"
-
-
-@pytest.fixture
-def scratch_database(pg_admin: psycopg.Connection[Any], pg_dsn: str) -> Iterator[str]:
-    """The DSN of a new, empty database, dropped afterwards: the page creates
-    auth.mfa_amr_claims, which must not touch the test database's."""
-    name = f"mfa_amr_test_async_docs_{uuid.uuid4().hex[:12]}"
-    ident = sql.Identifier(name)
-    try:
-        pg_admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    except psycopg.errors.InsufficientPrivilege as exc:
-        no_postgres(f"the test role cannot create a scratch database: {exc}")
-    try:
-        yield make_conninfo(pg_dsn, dbname=name)
-    finally:
-        pg_admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
 
 
 class TestDocs:

@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import os
 import re
-import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -20,11 +18,6 @@ if (
         "psycopg is not installed: pip install '.[test]'", allow_module_level=True
     )
 
-import psycopg
-from psycopg import sql
-from psycopg.conninfo import make_conninfo
-
-from conftest import no_postgres
 
 pytestmark = pytest.mark.postgres
 
@@ -39,22 +32,6 @@ def docs_blocks() -> list[str]:
         "\n" * text.count("\n", 0, match.start(1)) + match.group(1)
         for match in _BLOCK.finditer(text)
     ]
-
-
-@pytest.fixture
-def scratch_database(pg_admin: psycopg.Connection[Any], pg_dsn: str) -> Iterator[str]:
-    """The DSN of a new, empty database, dropped afterwards: the page creates
-    auth.mfa_amr_claims, which must not touch the test database's."""
-    name = f"mfa_amr_test_docs_{uuid.uuid4().hex[:12]}"
-    ident = sql.Identifier(name)
-    try:
-        pg_admin.execute(sql.SQL("CREATE DATABASE {}").format(ident))
-    except psycopg.errors.InsufficientPrivilege as exc:
-        no_postgres(f"the test role cannot create a scratch database: {exc}")
-    try:
-        yield make_conninfo(pg_dsn, dbname=name)
-    finally:
-        pg_admin.execute(sql.SQL("DROP DATABASE {} WITH (FORCE)").format(ident))
 
 
 class TestDocs:
