@@ -30,7 +30,7 @@ import statistics
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -39,7 +39,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool
 from mfa_amr.stores._sql import Statements
 from mfa_amr.stores.postgres import AsyncPostgresClaimStore, PostgresClaimStore
 
-UTC = timezone.utc
+UTC = UTC
 DEFAULT_DSN = "host=127.0.0.1 port=5432 dbname=test"
 NO_SYNC_COMMIT = "-c synchronous_commit=off"
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 import timeit
 import uuid
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from operator import attrgetter
 
 from mfa_amr import AMRClaim, AmrStyle, Policy
 
-UTC = timezone.utc
+UTC = UTC
 REPEAT = 7
 NUMBER = 20_000
 

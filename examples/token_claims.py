@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from mfa_amr import AMRClaim, AmrStyle, Policy
 
 
 def main() -> None:
     session_id = uuid.UUID("6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b")
-    signed_in = datetime(2026, 11, 26, 9, 0, tzinfo=timezone.utc)
+    signed_in = datetime(2026, 11, 26, 9, 0, tzinfo=UTC)
     stepped_up = signed_in + timedelta(minutes=2)
     claims = [
         AMRClaim(uuid.uuid4(), session_id, "password", signed_in, signed_in),

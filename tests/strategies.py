@@ -6,14 +6,20 @@ Sections are grouped by what they generate; add a section rather than a second f
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 from hypothesis import strategies as st
 
-from mfa_amr import AMRClaim, AuthenticationMethod, Factor, MethodSpec, rfc8176
-from mfa_amr._methods import DEFAULT_CATALOG
+from mfa_amr import (
+    DEFAULT_CATALOG,
+    AMRClaim,
+    AuthenticationMethod,
+    Factor,
+    MethodSpec,
+    rfc8176,
+)
 
-UTC = timezone.utc
+UTC = UTC
 
 # -- method names ---------------------------------------------------------------------
 

@@ -9,8 +9,8 @@ import random
 import subprocess
 import sys
 import uuid
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Generator, Iterable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import settings
@@ -22,7 +22,13 @@ from mfa_amr.exceptions import (
     InvalidMethodError,
     UnrecordableMethodError,
 )
-from mfa_amr.stores import AsyncClaimStore, ClaimStore
+from mfa_amr.stores import (
+    AsyncClaimStore,
+    ClaimStore,
+    MethodLike,
+    RecordItem,
+    SessionIdLike,
+)
 from mfa_amr.stores.memory import AsyncInMemoryClaimStore
 from mfa_amr.testing import (
     START,
@@ -135,9 +141,9 @@ class TestConstruction:
 
     def test_the_default_clock_is_the_real_utc_time(self) -> None:
         """Without clock=, a record happens now, in UTC."""
-        before = datetime.now(timezone.utc)
+        before = datetime.now(UTC)
         claim = asyncio.run(AsyncInMemoryClaimStore().record(uuid.uuid4(), "totp"))
-        assert before <= claim.updated_at <= datetime.now(timezone.utc)
+        assert before <= claim.updated_at <= datetime.now(UTC)
         assert timedelta(0) == claim.updated_at.utcoffset()
 
     def test_errors_are_raised_when_awaited(self) -> None:
@@ -202,6 +208,23 @@ class TestAsyncRunner:
         with AsyncRunner(loop_factory=factory) as runner:
             assert made == [runner.run(_running_loop())]
         assert made[0].is_closed()
+
+    def test_any_awaitable_runs_not_only_coroutines(self) -> None:
+        """run also takes a task of the runner's loop and an object with
+        __await__, which asyncio.Runner.run alone refuses."""
+
+        class Ready:
+            def __await__(self) -> Generator[None, None, int]:
+                yield from asyncio.sleep(0).__await__()
+                return 5
+
+        async def start() -> asyncio.Task[int]:
+            return asyncio.get_running_loop().create_task(asyncio.sleep(0, 4))
+
+        with AsyncRunner() as runner:
+            task = runner.run(start())
+            assert 4 == runner.run(task)
+            assert 5 == runner.run(Ready())
 
     def test_results_and_errors_come_back_unchanged(self) -> None:
         """run returns the coroutine's value and raises its very exception."""
@@ -293,12 +316,12 @@ class TestBlockingClaimStore:
 
             def backwards(clock: FakeClock) -> ClaimStore:
                 return BlockingClaimStore(
-                    _AsyncOver(BackwardsStore(clock=clock)), runner
+                    AsyncOver(BackwardsStore(clock=clock)), runner
                 )
 
             def last_wins(clock: FakeClock) -> ClaimStore:
                 return BlockingClaimStore(
-                    _AsyncOver(LastWinsBatchStore(clock=clock)), runner
+                    AsyncOver(LastWinsBatchStore(clock=clock)), runner
                 )
 
             assert failed(run_contract(backwards), "test_record_keeps_the_greatest_at")
@@ -310,8 +333,46 @@ class TestBlockingClaimStore:
                     run_machine(make)
 
 
-class _AsyncOver(AsyncInMemoryClaimStore):
-    """The async face of any in-memory store, a broken one included."""
+class AsyncOver:
+    """The async face of any ClaimStore, a broken one included: each method does
+    its work when awaited."""
 
-    def __init__(self, store: InMemoryClaimStore) -> None:
-        self._store = store
+    def __init__(self, store: ClaimStore) -> None:
+        self.store = store
+
+    async def record(
+        self,
+        session_id: SessionIdLike,
+        method: MethodLike,
+        *,
+        at: datetime | None = None,
+    ) -> AMRClaim:
+        return self.store.record(session_id, method, at=at)
+
+    async def record_many(self, items: Iterable[RecordItem]) -> list[AMRClaim]:
+        return self.store.record_many(items)
+
+    async def claims(self, session_id: SessionIdLike) -> list[AMRClaim]:
+        return self.store.claims(session_id)
+
+    async def claims_many(
+        self, session_ids: Iterable[SessionIdLike]
+    ) -> dict[uuid.UUID, list[AMRClaim]]:
+        return self.store.claims_many(session_ids)
+
+    async def get(self, claim_id: SessionIdLike) -> AMRClaim | None:
+        return self.store.get(claim_id)
+
+    async def revoke(self, session_id: SessionIdLike, method: MethodLike) -> bool:
+        return self.store.revoke(session_id, method)
+
+    async def revoke_everywhere(
+        self, session_ids: Iterable[SessionIdLike], method: MethodLike
+    ) -> int:
+        return self.store.revoke_everywhere(session_ids, method)
+
+    async def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
+        return self.store.delete_sessions(session_ids)
+
+    async def purge(self, *, before: datetime) -> int:
+        return self.store.purge(before=before)

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import importlib.util
+import logging
 import os
 import random
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -44,14 +45,14 @@ from mfa_amr.exceptions import (
 )
 from mfa_amr.stores.postgres import AsyncPostgresClaimStore, PostgresClaimStore
 from mfa_amr.testing import START, FakeClock
-from test_postgres import CountingCursor, rows
+from test_postgres import CountingCursor, backends, eventually, rows
 
 if TYPE_CHECKING:
     from conftest import SupabaseTables
 
 pytestmark = pytest.mark.postgres
 
-UTC = timezone.utc
+UTC = UTC
 Conn = psycopg.Connection[Any]
 AConn = psycopg.AsyncConnection[Any]
 
@@ -375,43 +376,62 @@ class TestPools:
         asyncio.run(scenario())
 
     def test_connect_owns_an_autocommit_pool(
-        self, pg_dsn: str, pg_schema: str, pg_admin: Conn
+        self,
+        pg_dsn: str,
+        pg_schema: str,
+        pg_admin: Conn,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
-        """connect() passes pool options through, makes every connection
-        autocommit, and closes the pool when the store's block ends."""
+        """connect() passes pool options through (name, sizes, configure, each
+        connection's kwargs), makes every connection autocommit, and closes the
+        pool when the store's block ends."""
+        caplog.set_level(logging.INFO, logger="psycopg.pool")
+        app = f"mfa-amr-async-{uuid.uuid4().hex[:8]}"
         sid = uuid.uuid4()
+        autocommit: list[bool] = []
+
+        async def configure(conn: AConn) -> None:
+            autocommit.append(conn.autocommit)
 
         async def scenario() -> None:
             async with await AsyncPostgresClaimStore.connect(
                 pg_dsn,
                 schema=pg_schema,
-                min_size=1,
+                min_size=2,
                 max_size=2,
                 name="mfa-amr-async-test",
-                kwargs={"autocommit": False, "application_name": "mfa-amr-async"},
+                configure=configure,
+                kwargs={"autocommit": False, "application_name": app},
             ) as store:
-                pool = store._pool  # the pool connect() opened: no public handle
-                assert pool is not None
-                assert ("mfa-amr-async-test", 1, 2) == (
-                    pool.name,
-                    pool.min_size,
-                    pool.max_size,
-                )
                 await store.create_schema()
-                async with pool.connection() as conn:
-                    assert conn.autocommit is True
                 await store.record(sid, "password")
                 assert [(sid, "password")] == [r[:2] for r in rows(pg_admin, pg_schema)]
-                assert pg_admin.execute(
-                    "SELECT 1 FROM pg_stat_activity WHERE application_name = %s",
-                    ("mfa-amr-async",),
-                ).fetchone()
-            assert pool.closed
+                for _ in range(500):
+                    if 2 == len(autocommit):
+                        break
+                    await asyncio.sleep(0.02)
+                assert [True, True] == autocommit
+                assert 2 == len(backends(pg_admin, app))
+                assert "connection given by 'mfa-amr-async-test'" in caplog.messages
             await store.close()  # closing twice does nothing
             with pytest.raises(StoreUnavailableError):
                 await store.claims(sid)
 
         asyncio.run(scenario())
+        eventually(lambda: not backends(pg_admin, app), "the pool's closing")
+
+    @pytest.mark.parametrize("value", [True, False])
+    def test_connect_refuses_open(self, value: bool) -> None:
+        """connect(open=...) is refused, either way, with a pointer to building an
+        AsyncConnectionPool and passing it to the constructor; no pool is made."""
+        with pytest.raises(InvalidInputError) as caught:
+            asyncio.run(
+                AsyncPostgresClaimStore.connect("host=/nonexistent", open=value)
+            )
+        message = str(caught.value)
+        assert "connect() opens its own pool" in message
+        assert "psycopg_pool.AsyncConnectionPool" in message
+        assert "AsyncPostgresClaimStore(pool)" in message
 
     def test_connect_refuses_bad_arguments_before_opening_a_pool(self) -> None:
         """A bad name, clock or policy is refused before any pool exists."""

@@ -5,15 +5,15 @@ from __future__ import annotations
 import calendar
 import json
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mfa_amr import AMRClaim, AMREntry, AuthenticationMethod
-from mfa_amr._claims import unix_seconds
+from mfa_amr import MAX_TIMESTAMP, AMRClaim, AMREntry, AuthenticationMethod
+from mfa_amr._grammar import unix_seconds
 from mfa_amr.exceptions import InvalidClaimError, InvalidInputError, InvalidMethodError
 from strategies import (
     SUPABASE_AAL2_METHODS,
@@ -22,7 +22,7 @@ from strategies import (
     valid_method_names,
 )
 
-UTC = timezone.utc
+UTC = UTC
 SID = uuid.UUID("5f0f1d2e-8b6a-4c3e-9d1f-2a7b8c9d0e1f")
 CID = uuid.UUID("0b6c1f7e-3d2a-4e5f-8a9b-0c1d2e3f4a5b")
 T0 = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -220,9 +220,11 @@ class TestAMREntry:
         assert {"method": "totp", "timestamp": 1} == entry.to_dict()
         assert type(entry.to_dict()["method"]) is str
 
-    @pytest.mark.parametrize("value", [-1, 1.0, "1", True, None])
+    @pytest.mark.parametrize(
+        "value", [-1, 1.0, "1", True, None, MAX_TIMESTAMP + 1, 10**20]
+    )
     def test_timestamp_must_be_non_negative_int(self, value: object) -> None:
-        """The timestamp is whole, non-negative Unix seconds."""
+        """The timestamp is whole Unix seconds from 0 to MAX_TIMESTAMP (9999)."""
         with pytest.raises(InvalidClaimError, match="timestamp"):
             AMREntry("totp", value)  # type: ignore[arg-type]
 
@@ -239,7 +241,7 @@ class TestAMREntry:
 
     @given(
         valid_method_names,
-        st.integers(min_value=0, max_value=2**53),
+        st.integers(min_value=0, max_value=MAX_TIMESTAMP),
         st.none() | st.text(min_size=1),
     )
     def test_to_dict_is_json(self, method: str, ts: int, provider: str | None) -> None:

@@ -1,22 +1,26 @@
-"""The docs hold what the code does: the catalog table, the examples, the errors."""
+"""The docs hold what the code does: the catalog table, the exception tree, the
+README's commands, only public names. Their examples run as tests through Sybil
+(conftest.py); these tests check what is not an example."""
 
 from __future__ import annotations
 
 import builtins
 import contextlib
 import io
-import json
 import re
 import runpy
+import tomllib
 from pathlib import Path
 
 import pytest
+from sybil import Document
+from sybil.parsers.markdown.lexers import FencedCodeBlockLexer
 
-from mfa_amr import Factor, exceptions
-from mfa_amr._methods import DEFAULT_CATALOG, MethodSpec
+from mfa_amr import DEFAULT_CATALOG, Factor, MethodSpec, exceptions
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
+PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 
 Row = tuple[frozenset[Factor], tuple[str, ...], bool, bool, bool, bool]
 HEADER = [
@@ -28,15 +32,6 @@ HEADER = [
     "hardware-bound",
     "recordable",
 ]
-
-
-def _fenced_blocks(text: str) -> list[tuple[str, str, str]]:
-    """(language, body, the line before the fence) of each fenced block, in order."""
-    blocks = []
-    for match in re.finditer(r"(?m)^```(\w*)\n(.*?)^```$", text, re.DOTALL):
-        before = text[: match.start()].rstrip("\n").rsplit("\n", 1)[-1]
-        blocks.append((match.group(1), match.group(2), before))
-    return blocks
 
 
 def _yes_no(cell: str, where: str) -> bool:
@@ -106,51 +101,7 @@ class TestCatalogTable:
         assert [s.name for s in DEFAULT_CATALOG] == list(_catalog_table())
 
 
-def _run_doc(name: str) -> tuple[dict[str, object], int]:
-    """Execute the python blocks of a doc in order, in one namespace, and check each
-    json block against the ``<!-- result: EXPR -->`` line above it, EXPR evaluated
-    at that point. Returns the namespace and the number of json blocks checked."""
-    text = (DOCS / name).read_text(encoding="utf-8")
-    namespace: dict[str, object] = {"__name__": f"docs.{name}"}
-    checked = 0
-    for lang, body, before in _fenced_blocks(text):
-        if lang == "python":
-            exec(compile(body, f"docs/{name}", "exec"), namespace)
-        elif lang == "json":
-            shown = json.loads(body)
-            marker = re.fullmatch(r"<!-- result: (.+) -->", before)
-            assert marker is not None, (
-                f"docs/{name}: a json block without <!-- result: EXPR --> above it "
-                "shows output no test checks"
-            )
-            produced = eval(marker.group(1), namespace)
-            assert shown == json.loads(json.dumps(produced)), (
-                f"docs/{name}: the JSON after <!-- result: {marker.group(1)} --> "
-                f"is not what the code gives: {json.dumps(produced)}"
-            )
-            checked += 1
-    return namespace, checked
-
-
 class TestExamples:
-    def test_index_examples_run(self) -> None:
-        """docs/index.md's python blocks run, and its JSON shows what the code gives."""
-        _, checked = _run_doc("index.md")
-        assert checked > 0
-
-    def test_methods_examples_run(self) -> None:
-        """docs/methods.md's python blocks run."""
-        namespace, _ = _run_doc("methods.md")
-        assert "security_key" in namespace
-
-    @pytest.mark.parametrize("name", ["index.md", "methods.md"])
-    def test_every_json_block_parses(self, name: str) -> None:
-        """Every json block in the docs is valid JSON."""
-        text = (DOCS / name).read_text(encoding="utf-8")
-        for lang, body, _ in _fenced_blocks(text):
-            if lang == "json":
-                json.loads(body)
-
     def test_token_claims_example_script(self) -> None:
         """examples/token_claims.py runs and prints both styles under both presets."""
         out = io.StringIO()
@@ -170,6 +121,20 @@ class TestExamples:
         assert '"mfa"' in printed
 
 
+def _block_after(page: Path, marker: str, language: str) -> str:
+    """The source of the first ``language`` block after ``marker`` in ``page``, as
+    Sybil's Markdown lexer reads it."""
+    text = page.read_text(encoding="utf-8")
+    assert marker in text, f"{page.name} lost its {marker} marker"
+    after = text.index(marker)
+    document = Document(text, str(page))
+    return next(
+        str(block.lexemes["source"])
+        for block in FencedCodeBlockLexer(language)(document)
+        if block.start > after
+    )
+
+
 _TREE_LINE = re.compile(
     r"^(?P<indent>(?:[│ ]   )*)(?:[├└]── )?(?P<name>\w+)(?: \((?P<builtin>\w+)\))?"
 )
@@ -177,12 +142,7 @@ _TREE_LINE = re.compile(
 
 def _exception_tree() -> dict[str, tuple[str | None, str | None]]:
     """{class: (documented parent in the tree, documented builtin)} of docs/index.md."""
-    text = (DOCS / "index.md").read_text(encoding="utf-8")
-    marker = "<!-- exception-tree"
-    assert marker in text, "docs/index.md lost its exception-tree marker"
-    _, body, _ = next(
-        b for b in _fenced_blocks(text[text.index(marker) :]) if b[0] == "text"
-    )
+    body = _block_after(DOCS / "index.md", "<!-- exception-tree", "text")
     tree: dict[str, tuple[str | None, str | None]] = {}
     stack: list[str] = []
     for line in body.splitlines():
@@ -200,8 +160,7 @@ def _exception_tree() -> dict[str, tuple[str | None, str | None]]:
 
 class TestErrorHierarchy:
     def test_documented_tree_is_the_code(self) -> None:
-        """docs/index.md's exception tree names exactly mfa_amr.exceptions' classes,
-        each with its real parent and builtin base."""
+        """docs/index.md's exception tree is mfa_amr.exceptions: classes and bases."""
         tree = _exception_tree()
         assert sorted(exceptions.__all__) == sorted(tree), (
             "docs/index.md's exception tree and mfa_amr.exceptions.__all__ differ"
@@ -224,26 +183,77 @@ class TestErrorHierarchy:
             assert issubclass(getattr(exceptions, name), exceptions.MfaAmrError)
 
 
+README = ROOT / "README.md"
+DEMO_COMMAND = (
+    "python3 -m venv .venv && .venv/bin/pip install -q . && .venv/bin/mfa-amr demo"
+)
+TEST_COMMAND = (
+    "python3 -m venv .venv && .venv/bin/pip install -q '.[test]' "
+    "&& .venv/bin/python -m pytest"
+)
+
+
 class TestReadme:
-    def test_python_blocks_run(self) -> None:
-        """README.md's python blocks run in order, except those marked not run."""
-        text = (ROOT / "README.md").read_text(encoding="utf-8")
-        namespace: dict[str, object] = {"__name__": "README"}
-        ran = 0
-        for lang, body, before in _fenced_blocks(text):
-            if lang == "python" and not before.startswith("<!-- not run"):
-                with contextlib.redirect_stdout(io.StringIO()):
-                    exec(compile(body, "README.md", "exec"), namespace)
-                ran += 1
-        assert 3 == ran
+    def test_says_what_it_is_then_how_to_run_it(self) -> None:
+        """README.md opens with what the library is, then the demo and test commands."""
+        text = README.read_text(encoding="utf-8")
+        title, intro = text.split("\n\n", 2)[:2]
+        assert title.startswith("# ")
+        assert "`amr`" in intro
+        assert not intro.startswith(("`", "<", "#"))
+        commands = [line for line in text.splitlines() if line.startswith("python3 ")]
+        assert [DEMO_COMMAND, TEST_COMMAND] == commands[:2]
+        assert text.index(intro) < text.index(DEMO_COMMAND) < text.index("## ")
 
     def test_ci_runs_the_readme_test_command(self) -> None:
-        """.ci/run takes its test command from README.md's ci-test block, which
-        installs the test extra and runs pytest."""
-        text = (ROOT / "README.md").read_text(encoding="utf-8")
+        """README.md's ci-test block holds the test command that .ci/run runs."""
+        text = README.read_text(encoding="utf-8")
         block = text.split("<!-- ci-test -->", 1)[1].split("<!-- /ci-test -->", 1)[0]
         command = [line for line in block.splitlines() if line.startswith("python3 ")]
-        assert 1 == len(command)
-        assert "'.[test]'" in command[0]
-        assert command[0].endswith("python -m pytest")
+        assert [TEST_COMMAND] == command
         assert "ci-test" in (ROOT / ".ci" / "run").read_text(encoding="utf-8")
+
+    def test_the_test_command_collects_the_docs(self) -> None:
+        """`python -m pytest` from the root collects the docs' examples too."""
+        config = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+        testpaths = config["tool"]["pytest"]["ini_options"]["testpaths"]
+        assert {"tests", "README.md", "docs", "src"} <= set(testpaths)
+
+
+# A module path or attribute of mfa_amr that starts with "_" (mfa_amr._methods,
+# mfa_amr/stores/_sql.py), or a private attribute of a class (AMRClaim._unchecked).
+_PRIVATE_NAME = re.compile(r"\bmfa_amr(?:[./]\w+)*[./]_(?!_)\w*|\b[A-Z]\w*\._(?!_)\w+")
+
+
+class TestPublicNames:
+    @pytest.mark.parametrize("page", PAGES, ids=lambda page: page.name)
+    def test_no_private_names(self, page: Path) -> None:
+        """A page names only public modules and attributes."""
+        text = page.read_text(encoding="utf-8")
+        found = [
+            f"line {text.count(chr(10), 0, match.start()) + 1}: {match.group()}"
+            for match in _PRIVATE_NAME.finditer(text)
+        ]
+        assert [] == found
+
+    @pytest.mark.parametrize(
+        "text",
+        [
+            "mfa_amr._methods.DEFAULT_CATALOG",
+            "`mfa_amr.stores._sql`",
+            "src/mfa_amr/stores/_sql.py",
+            "from mfa_amr._claims import AMRClaim",
+            "AMRClaim._unchecked",
+        ],
+    )
+    def test_the_check_sees_private_names(self, text: str) -> None:
+        """The pattern finds each way a page could name a private path."""
+        assert _PRIVATE_NAME.search(text)
+
+    @pytest.mark.parametrize(
+        "text",
+        ["mfa_amr.DEFAULT_CATALOG", "mfa_amr.stores.postgres", "AMRClaim.__dict__"],
+    )
+    def test_the_check_passes_public_names(self, text: str) -> None:
+        """Public paths and dunder attributes are not private names."""
+        assert _PRIVATE_NAME.search(text) is None

@@ -4,14 +4,11 @@ particular to it."""
 from __future__ import annotations
 
 import random
-import re
 import subprocess
 import sys
 import threading
 import uuid
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
-from typing import Any
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import settings
@@ -153,9 +150,9 @@ class TestConstruction:
     def test_the_default_clock_is_the_real_utc_time(self) -> None:
         """Without clock=, a record happens now, in UTC."""
         store = InMemoryClaimStore()
-        before = datetime.now(timezone.utc)
+        before = datetime.now(UTC)
         claim = store.record(uuid.uuid4(), "password")
-        assert before <= claim.updated_at <= datetime.now(timezone.utc)
+        assert before <= claim.updated_at <= datetime.now(UTC)
         assert timedelta(0) == claim.updated_at.utcoffset()
 
     def test_a_naive_clock_is_refused(self) -> None:
@@ -188,45 +185,3 @@ class TestConstruction:
         store = InMemoryClaimStore(clock=FakeClock())
         store.record_many([(uuid.uuid4(), "password"), (uuid.uuid4(), "totp")])
         assert "<InMemoryClaimStore: 2 claims in 2 sessions>" == repr(store)
-
-
-# -- docs/storage.md ----------------------------------------------------------------
-
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "storage.md"
-_BLOCK = re.compile(r"(<!-- test module -->\n)?```python\n(.*?)```", re.DOTALL)
-
-
-def docs_blocks() -> list[tuple[bool, str]]:
-    """The Python blocks of docs/storage.md: whether each is a whole test module,
-    and its code padded so that tracebacks give the line in the page."""
-    text = DOCS.read_text(encoding="utf-8")
-    blocks = []
-    for match in _BLOCK.finditer(text):
-        line = text.count("\n", 0, match.start(2))
-        blocks.append((match.group(1) is not None, "\n" * line + match.group(2)))
-    return blocks
-
-
-class TestDocs:
-    def test_the_examples_run(self) -> None:
-        """The page's examples run in order, in one namespace, as written."""
-        examples = [code for is_module, code in docs_blocks() if not is_module]
-        assert len(examples) >= 5
-        namespace: dict[str, Any] = {"__name__": "docs_storage"}
-        for code in examples:
-            exec(compile(code, str(DOCS), "exec"), namespace)
-
-    def test_the_backend_test_module_passes(self, tmp_path: Path) -> None:
-        """The complete backend test module passes under pytest."""
-        [module] = [code for is_module, code in docs_blocks() if is_module]
-        (tmp_path / "test_my_store.py").write_text(module.lstrip(), encoding="utf-8")
-        done = subprocess.run(
-            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-        )
-        assert 0 == done.returncode, done.stdout + done.stderr
-        passed = re.search(r"(\d+) passed", done.stdout)
-        assert passed is not None, done.stdout
-        assert int(passed.group(1)) > 80  # the contract's tests and the machine

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mfa_amr import AuthenticationMethod, Factor, MethodSpec, rfc8176
-from mfa_amr._methods import DEFAULT_CATALOG, is_valid_method, validate_method
+from mfa_amr import DEFAULT_CATALOG, AuthenticationMethod, Factor, MethodSpec, rfc8176
+from mfa_amr._grammar import is_valid_method, validate_method
 from mfa_amr.exceptions import InvalidInputError, InvalidMethodError, MfaAmrError
 from strategies import (
     KNOWN_METHODS,

@@ -6,7 +6,7 @@ import json
 import random
 import uuid
 from collections.abc import Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 
 import attrs
 import pytest
@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from mfa_amr import (
     AAL,
+    DEFAULT_CATALOG,
     AMRClaim,
     AMREntry,
     AmrStyle,
@@ -26,8 +27,8 @@ from mfa_amr import (
     Policy,
     rfc8176,
 )
-from mfa_amr._claims import unix_seconds
-from mfa_amr._methods import DEFAULT_CATALOG
+from mfa_amr._claims import claim_from_row
+from mfa_amr._grammar import unix_seconds
 from mfa_amr.exceptions import (
     InvalidAALError,
     InvalidClaimError,
@@ -48,7 +49,7 @@ from strategies import (
     valid_method_names,
 )
 
-UTC = timezone.utc
+UTC = UTC
 SID = uuid.UUID("5f0f1d2e-8b6a-4c3e-9d1f-2a7b8c9d0e1f")
 OTHER_SID = uuid.UUID("9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d")
 SAML_PROVIDER = "d8f1e0c2-6a4b-4c9e-8f7a-3b2c1d0e9f8a"
@@ -149,10 +150,14 @@ class TestAAL:
         assert ["aal1", "aal2", "aal3"] == [level.value for level in AAL]
         assert "aal2" == str(AAL.AAL2)
 
-    def test_not_ordered_against_strings(self) -> None:
-        """A level does not compare with a bare string by order."""
-        with pytest.raises(TypeError):
-            _ = AAL.AAL1 < "aal2"
+    def test_a_level_is_its_claim_string(self) -> None:
+        """A level is a str: equal to its claim string, ordered as the strings are,
+        and JSON-ready as it is."""
+        claimed: str = "aal2"  # what a decoded token holds
+        assert AAL.AAL2 == claimed
+        assert AAL.AAL1 < claimed < AAL.AAL3
+        assert '["aal1", "aal3"]' == json.dumps([AAL.AAL1, AAL.AAL3])
+        assert {"aal": "aal2"} == json.loads(json.dumps({"aal": AAL.AAL2}))
 
     @pytest.mark.parametrize("level", list(AAL))
     def test_of(self, level: AAL) -> None:
@@ -175,10 +180,23 @@ class TestAmrStyle:
         assert AmrStyle.RFC8176 is AmrStyle("rfc8176")
         assert "supabase" == str(AmrStyle.SUPABASE)
 
+    def test_style_as_its_string(self) -> None:
+        """A style is taken as its string too, wherever a style is taken."""
+        session = [claim("password"), claim("totp", T0 + timedelta(seconds=1))]
+        assert SUPABASE.render_amr(session, style=AmrStyle.RFC8176) == (
+            SUPABASE.render_amr(session, style="rfc8176")
+        )
+        assert SUPABASE.render_amr(session) == SUPABASE.render_amr(
+            session, style="supabase"
+        )
+        assert SUPABASE.token_claims(SID, session, style="rfc8176") == (
+            SUPABASE.token_claims(SID, session, style=AmrStyle.RFC8176)
+        )
+
     def test_bad_style_refused(self) -> None:
         """A style that is not an AmrStyle is refused."""
         with pytest.raises(InvalidInputError, match="style must be"):
-            SUPABASE.render_amr([claim("password")], style="oidc")  # type: ignore[call-overload]
+            SUPABASE.render_amr([claim("password")], style="oidc")
 
 
 class TestPresets:
@@ -714,7 +732,7 @@ class TestUnknownMethods:
         """A name another system wrote, outside our syntax, as a store returns it
         (trusted, unchecked): assess, render_amr and token_claims all list it
         unchanged, and it raises no level."""
-        stored = AMRClaim._unchecked(uuid.uuid4(), SID, name, T0, T0)
+        stored = claim_from_row(uuid.uuid4(), SID, name, T0, T0)
         session = [claim("password"), stored]
         for policy in (SUPABASE, NIST):
             assessment = policy.assess(session, now=NOW)

@@ -4,12 +4,14 @@ concurrency, the caller's transaction, pools, errors and round trips."""
 from __future__ import annotations
 
 import importlib.util
+import logging
 import os
 import random
 import threading
+import time
 import uuid
-from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import pytest
@@ -50,7 +52,7 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.postgres
 
-UTC = timezone.utc
+UTC = UTC
 Conn = psycopg.Connection[Any]
 
 # The seed (shared/reference/seed-mfa_amr_claims.md) and supabase-auth.md.
@@ -116,6 +118,25 @@ def catalog(conn: Conn, schema: str, table: str) -> dict[str, object]:
         "constraints": constraints,
         "comment": comment[0] if comment else None,
     }
+
+
+def backends(conn: Conn, application_name: str) -> list[int]:
+    """The process ids of the server's backends serving ``application_name``."""
+    found = conn.execute(
+        "SELECT pid FROM pg_stat_activity WHERE application_name = %s ORDER BY pid",
+        (application_name,),
+    ).fetchall()
+    return [pid for (pid,) in found]
+
+
+def eventually(condition: Callable[[], bool], what: str, seconds: float = 10) -> None:
+    """Wait until ``condition()`` holds, as for what a pool does in the
+    background; fail naming ``what`` after ``seconds``."""
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"waited {seconds} s for {what}")
+        time.sleep(0.02)
 
 
 def rows(conn: Conn, schema: str, table: str = "mfa_amr_claims") -> list[Any]:
@@ -755,35 +776,51 @@ class TestPools:
             assert ["password"] == [c.method for c in store.claims(sid)]
 
     def test_connect_owns_an_autocommit_pool(
-        self, pg_dsn: str, pg_schema: str, pg_admin: Conn
+        self,
+        pg_dsn: str,
+        pg_schema: str,
+        pg_admin: Conn,
+        caplog: pytest.LogCaptureFixture,
     ) -> None:
-        """connect() passes pool options through, makes every connection
-        autocommit, and closes the pool when the store's block ends."""
+        """connect() passes pool options through (name, sizes, configure, each
+        connection's kwargs), makes every connection autocommit, and closes the
+        pool when the store's block ends."""
+        caplog.set_level(logging.INFO, logger="psycopg.pool")
+        app = f"mfa-amr-test-{uuid.uuid4().hex[:8]}"
+        autocommit: list[bool] = []
         with PostgresClaimStore.connect(
             pg_dsn,
             schema=pg_schema,
-            min_size=1,
+            min_size=2,
             max_size=2,
             name="mfa-amr-test",
-            kwargs={"autocommit": False, "application_name": "mfa-amr-test"},
+            configure=lambda conn: autocommit.append(conn.autocommit),
+            kwargs={"autocommit": False, "application_name": app},
         ) as store:
-            pool = store._pool  # the pool connect() opened: no public handle on it
-            assert pool is not None
-            assert ("mfa-amr-test", 1, 2) == (pool.name, pool.min_size, pool.max_size)
             store.create_schema()
-            with pool.connection() as conn:
-                assert conn.autocommit is True
             sid = uuid.uuid4()
             store.record(sid, "password")
             assert [(sid, "password")] == [r[:2] for r in rows(pg_admin, pg_schema)]
-            assert pg_admin.execute(
-                "SELECT 1 FROM pg_stat_activity WHERE application_name = %s",
-                ("mfa-amr-test",),
-            ).fetchone()
-        assert pool.closed
+            eventually(lambda: 2 == len(autocommit), "the pool's two connections")
+            assert [True, True] == autocommit
+            assert 2 == len(backends(pg_admin, app))
+            assert "connection given by 'mfa-amr-test'" in caplog.messages
+        eventually(lambda: not backends(pg_admin, app), "the pool's closing")
         store.close()  # closing twice does nothing
         with pytest.raises(StoreUnavailableError):
             store.claims(sid)
+
+    @pytest.mark.parametrize("value", [True, False])
+    def test_connect_refuses_open(self, value: bool) -> None:
+        """connect(open=...) is refused, either way, with a pointer to building a
+        ConnectionPool and passing it to the constructor; no pool is made."""
+        with pytest.raises(InvalidInputError) as caught:
+            PostgresClaimStore.connect("host=/nonexistent", open=value)
+        message = str(caught.value)
+        assert "connect() opens its own pool" in message
+        assert "psycopg_pool.ConnectionPool" in message
+        assert "PostgresClaimStore(pool)" in message
+        assert "Async" not in message
 
     def test_a_source_that_is_not_a_connection_or_pool_is_refused(self) -> None:
         """A DSN string or anything else as source is refused with a pointer to
@@ -833,14 +870,16 @@ class TestErrors:
     ) -> None:
         """A pooled connection the server ended fails one call with
         StoreUnavailableError; the pool then serves a new connection."""
+        app = f"mfa-amr-test-{uuid.uuid4().hex[:8]}"
         with PostgresClaimStore.connect(
-            pg_dsn, schema=pg_schema, min_size=1, max_size=1
+            pg_dsn,
+            schema=pg_schema,
+            min_size=1,
+            max_size=1,
+            kwargs={"application_name": app},
         ) as store:
             store.create_schema()
-            pool = store._pool  # the pool connect() opened: no public handle on it
-            assert pool is not None
-            with pool.connection() as conn:
-                pid = conn.info.backend_pid
+            (pid,) = backends(pg_admin, app)
             pg_admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
             with pytest.raises(StoreUnavailableError):
                 store.claims(uuid.uuid4())

@@ -6,7 +6,7 @@ from __future__ import annotations
 import importlib.util
 import os
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -22,7 +22,7 @@ if (
     )
 
 import psycopg
-from psycopg_pool import PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from mfa_amr import InMemoryClaimStore, Policy
 from mfa_amr.exceptions import (
@@ -34,10 +34,21 @@ from mfa_amr.exceptions import (
     StoreUnavailableError,
     UnrecordableMethodError,
 )
-from mfa_amr.stores import _input, _sql
+from mfa_amr.stores._input import session_ids
+from mfa_amr.stores._sql import (
+    CREATING,
+    Operations,
+    Statements,
+    check_identifier,
+    claim_row,
+    constraint_names,
+    record_many_params,
+    source_error,
+    store_error,
+)
 from mfa_amr.testing import START, FakeClock
 
-UTC = timezone.utc
+UTC = UTC
 SUPABASE = Policy.supabase()
 
 
@@ -49,7 +60,7 @@ class TestNames:
         assert (
             "amr_id_pk",
             "mfa_amr_claims_session_id_authentication_method_pkey",
-        ) == _sql.constraint_names("mfa_amr_claims")
+        ) == constraint_names("mfa_amr_claims")
 
     @given(
         st.text(st.characters(codec="utf-8", exclude_characters="\x00"), min_size=1)
@@ -61,19 +72,19 @@ class TestNames:
     ) -> None:
         """Any other table's constraint names fit in 63 bytes, differ from each
         other and from the default table's."""
-        pkey, unique = _sql.constraint_names(table)
+        pkey, unique = constraint_names(table)
         assert pkey != unique
         assert len(pkey.encode()) <= 63
         assert len(unique.encode()) <= 63
-        assert not {pkey, unique} & set(_sql.constraint_names("mfa_amr_claims"))
+        assert not {pkey, unique} & set(constraint_names("mfa_amr_claims"))
 
     def test_long_names_keep_a_digest_of_the_whole_name(self) -> None:
         """Two 63-byte names sharing their start get different constraint names."""
         one, two = "é" * 31 + "1", "é" * 31 + "2"
-        assert set(_sql.constraint_names(one)).isdisjoint(_sql.constraint_names(two))
+        assert set(constraint_names(one)).isdisjoint(constraint_names(two))
         assert all(
             name.endswith(("_id_pkey", "_session_id_authentication_method_key"))
-            for name in _sql.constraint_names(one)
+            for name in constraint_names(one)
         )
 
     @pytest.mark.parametrize(
@@ -82,12 +93,12 @@ class TestNames:
     def test_names_postgres_would_not_keep_are_refused(self, name: object) -> None:
         """Empty, NUL, over 63 UTF-8 bytes, unencodable or not a str: refused."""
         with pytest.raises(InvalidInputError):
-            _sql.check_identifier(name, "table")
+            check_identifier(name, "table")
 
     def test_percent_signs_survive_psycopgs_placeholder_parsing(self) -> None:
         """A '%' in a name is doubled in statements sent with parameters, and kept
         as it is in the DDL, which is sent without."""
-        statements = _sql.Statements.for_table("s%", "t%s")
+        statements = Statements.for_table("s%", "t%s")
         assert '"s%%"."t%%s"' in statements.record
         assert '"s%"."t%s"' in statements.ddl
 
@@ -113,7 +124,7 @@ class TestRecordManyParams:
         back in first-appearance order and rows go in one fixed order."""
         sids = [uuid.UUID(int=n + 1) for n in range(3)]
         batch = [(sids[k], m, START + timedelta(seconds=s)) for k, m, s in items]
-        pairs, (ids, row_sids, names, created, updated) = _sql.record_many_params(
+        pairs, (ids, row_sids, names, created, updated) = record_many_params(
             batch, SUPABASE, FakeClock()
         )
         memory = InMemoryClaimStore()
@@ -145,7 +156,7 @@ class TestRecordManyParams:
         # at=None means the clock, as the protocol's docstring says; RecordItem's
         # annotation leaves None out.
         items: list[Any] = [(sid, "password"), (sid, "totp", None), (sid, "otp")]
-        _, params = _sql.record_many_params(items, SUPABASE, clock)
+        _, params = record_many_params(items, SUPABASE, clock)
         assert [START] == readings
         assert [START] * 3 == params[3]
 
@@ -166,7 +177,7 @@ class TestRecordManyParams:
     def test_bad_batches_are_refused(self, items: object, error: type) -> None:
         """A batch of the wrong shape, or with any bad item, is refused whole."""
         with pytest.raises(error):
-            _sql.record_many_params(items, SUPABASE, FakeClock())  # type: ignore[arg-type]
+            record_many_params(items, SUPABASE, FakeClock())  # type: ignore[arg-type]
 
 
 class TestSessionIds:
@@ -175,7 +186,7 @@ class TestSessionIds:
     def test_duplicates_go_and_order_stays(self) -> None:
         """Repeated ids, as UUIDs or strings, appear once, first place kept."""
         a, b = uuid.UUID(int=2), uuid.UUID(int=1)
-        assert [a, b] == _input.session_ids([a, str(b), str(a), b], "claims_many")
+        assert [a, b] == session_ids([a, str(b), str(a), b], "claims_many")
 
     @pytest.mark.parametrize(
         "value", [uuid.UUID(int=1), str(uuid.UUID(int=1)), b"x", 7]
@@ -183,7 +194,47 @@ class TestSessionIds:
     def test_a_single_id_is_not_iterated(self, value: object) -> None:
         """One id (or a non-iterable) where a list is expected is refused."""
         with pytest.raises(InvalidInputError):
-            _input.session_ids(value, "claims_many")  # type: ignore[arg-type]
+            session_ids(value, "claims_many")  # type: ignore[arg-type]
+
+
+class TestOperations:
+    """Operations describe each call without executing it."""
+
+    def test_create_schema_sends_the_script_without_parameters(self) -> None:
+        """create_schema is the table's DDL with no parameters (so one simple query
+        running every statement) and no rows to fetch."""
+        ops = Operations.for_table("s", "t")
+        call = ops.create_schema()
+        assert (CREATING, ops.statements.ddl, None, False) == (
+            call.doing,
+            call.query,
+            call.params,
+            call.returns_rows,
+        )
+
+
+class TestSources:
+    """A source a store cannot use is refused with a pointer to what to use."""
+
+    def test_something_else_says_what_is_taken(self) -> None:
+        """Neither a connection nor a pool: the store's own words, with the type."""
+        error = source_error("host=db", "source must be a pool", "use connect()")
+        assert "source must be a pool, got str; use connect()" == str(error)
+        assert isinstance(error, InvalidInputError)
+
+    def test_the_other_kind_is_pointed_to_its_store(self) -> None:
+        """A synchronous pool points to PostgresClaimStore, an asyncio one to
+        AsyncPostgresClaimStore."""
+        sync_pool: ConnectionPool[Any] = ConnectionPool("", open=False)
+        async_pool: AsyncConnectionPool[Any] = AsyncConnectionPool("", open=False)
+        assert (
+            "source is a ConnectionPool: use PostgresClaimStore for synchronous "
+            "connections and pools"
+        ) == str(source_error(sync_pool, "", ""))
+        assert (
+            "source is a AsyncConnectionPool: use AsyncPostgresClaimStore for asyncio "
+            "connections and pools"
+        ) == str(source_error(async_pool, "", ""))
 
 
 class TestErrors:
@@ -202,7 +253,7 @@ class TestErrors:
     )
     def test_lost_connections_are_unavailable(self, exc: psycopg.Error) -> None:
         """A failed or dropped connection, a pool timeout: StoreUnavailableError."""
-        error = _sql.store_error(exc, "reading claims")
+        error = store_error(exc, "reading claims")
         assert isinstance(error, StoreUnavailableError)
         assert "reading claims" in str(error)
 
@@ -218,13 +269,13 @@ class TestErrors:
     )
     def test_other_errors_are_store_errors(self, exc: psycopg.Error) -> None:
         """Errors of a working connection: StoreError, not StoreUnavailableError."""
-        error = _sql.store_error(exc, "recording a claim")
+        error = store_error(exc, "recording a claim")
         assert StoreError is type(error)
 
     def test_a_foreign_key_violation_names_the_session(self) -> None:
         """A foreign key refusing a claim: SessionNotFoundError naming the session."""
         sid = uuid.uuid4()
-        error = _sql.store_error(
+        error = store_error(
             psycopg.errors.ForeignKeyViolation("insert or update violates"),
             "recording a claim",
             sid,
@@ -240,7 +291,7 @@ class TestRows:
         """A row's naive UTC times come back as the same instants, tzinfo UTC."""
         naive = datetime(2026, 1, 15, 9, 0, 0, 123_456)
         row = (uuid.UUID(int=1), uuid.UUID(int=2), "Not Valid!", naive, naive)
-        claim = _sql.claim_row(None)(row)
+        claim = claim_row(None)(row)
         assert naive.replace(tzinfo=UTC) == claim.created_at == claim.updated_at
         assert UTC is claim.created_at.tzinfo
         assert "Not Valid!" == claim.method  # rows are not validated

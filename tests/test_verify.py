@@ -9,8 +9,7 @@ import pickle
 import re
 import uuid
 from collections.abc import Iterator, Mapping
-from datetime import datetime, timedelta, timezone
-from pathlib import Path
+from datetime import UTC, datetime, timedelta
 from typing import Any, SupportsIndex, overload
 
 import attrs
@@ -21,6 +20,8 @@ from hypothesis import strategies as st
 import mfa_amr
 from mfa_amr import (
     AAL,
+    DEFAULT_CATALOG,
+    MAX_TIMESTAMP,
     AMRClaim,
     AmrStyle,
     AuthenticationMethod,
@@ -33,8 +34,6 @@ from mfa_amr import (
     parse_amr,
     rfc8176,
 )
-from mfa_amr._methods import DEFAULT_CATALOG
-from mfa_amr._verify import MAX_TIMESTAMP
 from mfa_amr.exceptions import (
     AmrParseError,
     ChallengeParseError,
@@ -44,12 +43,11 @@ from mfa_amr.exceptions import (
     MfaAmrError,
 )
 
-UTC = timezone.utc
+UTC = UTC
 NOW = 1_800_000_000
 SID = uuid.UUID("3b0c5c1e-3f6d-4a43-9a55-6f8d2f1c7a10")
 SUPABASE = Policy.supabase()
 NIST = Policy.nist()
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "verifying.md"
 
 
 def token(
@@ -1078,68 +1076,3 @@ class TestStepUpChallengeParse:
         """parse never fails with anything but ChallengeParseError."""
         with contextlib.suppress(ChallengeParseError):
             StepUpChallenge.parse(header)
-
-
-# -- docs/verifying.md ----------------------------------------------------------------
-
-_BLOCK = re.compile(r"(<!-- not run: [^>]*-->\n)?```python\n(.*?)```", re.DOTALL)
-
-
-def docs_blocks() -> list[tuple[bool, str]]:
-    """The Python blocks of docs/verifying.md: whether each runs, and its code
-    padded so that tracebacks give the line in the page."""
-    text = DOCS.read_text(encoding="utf-8")
-    blocks = []
-    for match in _BLOCK.finditer(text):
-        line = text.count("\n", 0, match.start(2))
-        blocks.append((match.group(1) is None, "\n" * line + match.group(2)))
-    assert blocks, "docs/verifying.md has no python blocks"
-    return blocks
-
-
-def docs_namespace() -> dict[str, Any]:
-    """Run the runnable blocks in order, in one namespace; blocks marked
-    ``<!-- not run: ... -->`` need a framework."""
-    namespace: dict[str, Any] = {"__name__": "verifying_md"}
-    for runs, code in docs_blocks():
-        if runs:
-            exec(compile(code, str(DOCS), "exec"), namespace)
-    return namespace
-
-
-class TestDocs:
-    def test_blocks_run(self) -> None:
-        """Every runnable example in docs/verifying.md runs as written."""
-        docs_namespace()
-
-    def test_framework_blocks_compile(self) -> None:
-        """The framework examples are at least valid Python."""
-        for runs, code in docs_blocks():
-            if not runs:
-                compile(code, str(DOCS), "exec")
-
-    def test_step_up_response(self) -> None:
-        """The documented handler turns StepUpRequired into a 401 with the
-        challenge, and a bad amr into invalid_token."""
-        ns = docs_namespace()
-        exc = StepUpRequired("Need aal2", acr_values=("aal2", "aal3"), max_age=600)
-        status, headers, body = ns["step_up_response"](exc)
-        assert 401 == status
-        assert exc.www_authenticate() == headers["WWW-Authenticate"]
-        assert {
-            "error": "insufficient_user_authentication",
-            "error_description": "Need aal2",
-        } == body
-        status, headers, body = ns["invalid_token_response"](AmrParseError("amr: x"))
-        assert 401 == status
-        assert 'Bearer error="invalid_token"' == headers["WWW-Authenticate"]
-        assert {"error": "invalid_token"} == body
-
-    def test_guard(self) -> None:
-        """The documented guard passes a fresh aal2 token and steps up the rest."""
-        ns = docs_namespace()
-        guard = ns["guard_transfer"]
-        fresh = token(("password", 60), ("totp", 30))
-        assert fresh is guard(fresh, now=NOW)
-        with pytest.raises(StepUpRequired):
-            guard(token(("password", 60), ("totp", 3600)), now=NOW)

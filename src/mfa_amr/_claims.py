@@ -1,100 +1,65 @@
-"""Frozen value objects: one row of the table, one element of an ``amr`` claim."""
+"""Frozen value objects: one row of the table (:class:`AMRClaim`), one element of
+an ``amr`` claim (:class:`AMREntry`), and the two shapes of that claim
+(:class:`AmrStyle`)."""
 
 from __future__ import annotations
 
+import enum
 import uuid
-from datetime import datetime, timezone
-from typing import Final
+from datetime import datetime
 
 import attrs
 
-from mfa_amr._methods import validate_method
-from mfa_amr.exceptions import InvalidClaimError, InvalidInputError
+from mfa_amr._errors import InvalidClaimError, InvalidInputError
+from mfa_amr._grammar import (
+    provider_problem,
+    timestamp_problem,
+    to_utc,
+    to_uuid,
+    validate_method,
+)
 
-UTC: Final = timezone.utc
-EPOCH: Final = datetime(1970, 1, 1, tzinfo=UTC)
+__all__ = [
+    "AMRClaim",
+    "AMREntry",
+    "AmrStyle",
+    "check_provider",
+    "check_timestamp",
+    "claim_from_row",
+    "entry_from_claim",
+    "to_style",
+]
 
 
-def to_uuid(value: object, what: str = "session_id") -> uuid.UUID:
-    """Return ``value`` as a UUID; accepts a ``UUID`` or its string form.
+class AmrStyle(enum.StrEnum):
+    """The two shapes of a token's ``amr`` claim; each member equals its string
+    (``AmrStyle.RFC8176 == "rfc8176"``), and every function that takes a style
+    takes the string too."""
+
+    SUPABASE = "supabase"
+    """Objects ``{"method", "timestamp"[, "provider"]}``, as Supabase Auth issues."""
+    RFC8176 = "rfc8176"
+    """Strings from the RFC 8176 registry, as OpenID Connect expects."""
+
+
+_STYLES: dict[object, AmrStyle] = {
+    **{style: style for style in AmrStyle},
+    **{style.value: style for style in AmrStyle},
+}
+
+
+def to_style(value: object) -> AmrStyle:
+    """Return ``value`` as an :class:`AmrStyle`; accepts a member or its string.
 
     Raises:
-        InvalidClaimError: anything else, naming ``what``.
+        InvalidInputError: anything else.
     """
-    if isinstance(value, uuid.UUID):
-        return value
-    if isinstance(value, str):
-        try:
-            return uuid.UUID(value)
-        except ValueError:
-            pass
-    shown = repr(value) if len(repr(value)) <= 80 else repr(value)[:77] + "..."
-    raise InvalidClaimError(
-        f"{what} must be a UUID or its string form "
-        f"('xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx'), got {shown}"
-    )
-
-
-def to_utc(value: object, what: str = "datetime") -> datetime:
-    """Return an aware ``datetime`` converted to UTC.
-
-    Raises:
-        InvalidClaimError: not a datetime, a naive one (its zone would be a guess), or
-            one before the Unix epoch (a token's timestamps cannot express it).
-    """
-    if not isinstance(value, datetime):
-        raise InvalidClaimError(
-            f"{what} must be a timezone-aware datetime, got {type(value).__name__}"
-        )
-    if value.tzinfo is None or value.utcoffset() is None:
-        raise InvalidClaimError(
-            f"{what} must be timezone-aware, got naive {value.isoformat()}: "
-            "pass e.g. datetime.now(timezone.utc)"
-        )
     try:
-        value = value.astimezone(UTC)
-    except OverflowError as exc:  # an offset that pushes year 9999 past the range
-        raise InvalidClaimError(
-            f"{what} is out of range once converted to UTC: {value.isoformat()}"
-        ) from exc
-    if value < EPOCH:
-        # Tokens carry whole non-negative Unix seconds: a claim dated earlier could
-        # be rendered but never read back.
-        raise InvalidClaimError(
-            f"{what} must be at or after 1970-01-01T00:00:00Z (Unix time 0), "
-            f"got {value.isoformat()}"
-        )
-    return value
-
-
-def to_now(value: object) -> datetime:
-    """Read a ``now`` argument: ``None`` (the current time), an aware datetime, or
-    Unix seconds (``int`` or ``float``)."""
-    if value is None:
-        return datetime.now(UTC)
-    if isinstance(value, datetime):
-        return to_utc(value, "now")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        if not value >= 0:  # also refuses NaN
-            raise InvalidInputError(
-                f"now={value!r} is not a usable Unix time: use seconds since 1970, >= 0"
-            )
-        try:
-            return datetime.fromtimestamp(value, UTC)
-        except (OverflowError, OSError, ValueError) as exc:
-            raise InvalidInputError(f"now={value!r} is not a usable Unix time") from exc
-    raise InvalidInputError(
-        "now must be None, a timezone-aware datetime or Unix seconds, "
-        f"got {type(value).__name__}"
-    )
-
-
-def unix_seconds(value: datetime) -> int:
-    """Whole Unix seconds of an aware datetime, floored (as Go's ``Time.Unix``)."""
-    # days and seconds of the difference, rather than `// timedelta(seconds=1)`:
-    # the same floor (seconds is in [0, 86400)), at half the cost on the render path.
-    delta = value - EPOCH
-    return delta.days * 86_400 + delta.seconds
+        return _STYLES[value]
+    except (KeyError, TypeError):
+        raise InvalidInputError(
+            f"style must be 'supabase' or 'rfc8176' (an AmrStyle), got {value!r}"
+        ) from None
 
 
 def _id(value: object) -> uuid.UUID:
@@ -144,63 +109,71 @@ class AMRClaim:
         """Short for ``authentication_method``."""
         return self.authentication_method
 
-    @classmethod
-    def _unchecked(
-        cls,
-        id: uuid.UUID,
-        session_id: uuid.UUID,
-        authentication_method: str,
-        created_at: datetime,
-        updated_at: datetime,
-    ) -> AMRClaim:
-        """Build a claim from values a store already trusts (its own rows), skipping
-        validation. Datetimes must already be aware UTC."""
-        self = object.__new__(cls)
-        # The slot descriptors' setters directly: a store builds thousands of claims
-        # per claims_many, and object.__setattr__ looks each name up again.
-        _set_id(self, id)
-        _set_session_id(self, session_id)
-        _set_method(self, authentication_method)
-        _set_created_at(self, created_at)
-        _set_updated_at(self, updated_at)
-        return self
-
 
 _set_id, _set_session_id, _set_method, _set_created_at, _set_updated_at = (
     AMRClaim.__dict__[field.name].__set__ for field in attrs.fields(AMRClaim)
 )
 
 
-def _timestamp_validator(_i: object, _a: object, value: int) -> None:
-    if type(value) is not int or value < 0:
-        raise InvalidClaimError(
-            f"timestamp must be non-negative whole Unix seconds (int), got {value!r}"
-        )
+def claim_from_row(
+    id: uuid.UUID,
+    session_id: uuid.UUID,
+    authentication_method: str,
+    created_at: datetime,
+    updated_at: datetime,
+) -> AMRClaim:
+    """An :class:`AMRClaim` of values a store already trusts (a row of its table, or
+    its own claim with a later ``updated_at``), without running the converters and
+    validators: for stores, which build thousands per ``claims_many``. The datetimes
+    must be aware UTC; nothing is checked."""
+    claim = object.__new__(AMRClaim)
+    # The slot descriptors' setters directly: object.__setattr__ would look each
+    # name up again.
+    _set_id(claim, id)
+    _set_session_id(claim, session_id)
+    _set_method(claim, authentication_method)
+    _set_created_at(claim, created_at)
+    _set_updated_at(claim, updated_at)
+    return claim
 
 
-def _provider_validator(_i: object, _a: object, value: str | None) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidClaimError(
-            f"provider must be a non-empty string or None, got {value!r}"
-        )
+def check_timestamp(_i: object, _a: object, value: int) -> None:
+    """The attrs validator of an entry's ``timestamp``.
+
+    Raises:
+        InvalidClaimError: not whole Unix seconds from 0 to ``MAX_TIMESTAMP``.
+    """
+    problem = timestamp_problem(value)
+    if problem is not None:
+        raise InvalidClaimError(f"timestamp: {problem}")
+
+
+def check_provider(_i: object, _a: object, value: str | None) -> None:
+    """The attrs validator of an entry's ``provider``.
+
+    Raises:
+        InvalidClaimError: neither a non-empty string nor ``None``.
+    """
+    problem = provider_problem(value)
+    if problem is not None:
+        raise InvalidClaimError(f"provider: {problem}")
 
 
 @attrs.frozen
 class AMREntry:
-    """One element of a token's ``amr`` claim, Supabase shape."""
+    """One element of a token's ``amr`` claim, Supabase shape: what
+    :meth:`to_dict` renders, :func:`~mfa_amr.parse_amr` reads back equal.
+
+    Raises:
+        InvalidMethodError: the method breaks the name syntax.
+        InvalidClaimError: the timestamp is not whole Unix seconds (an ``int``) from
+            0 to :data:`~mfa_amr.MAX_TIMESTAMP`, or the provider is neither a
+            non-empty string nor ``None``.
+    """
 
     method: str = attrs.field(converter=validate_method)
-    timestamp: int = attrs.field(validator=_timestamp_validator)
-    provider: str | None = attrs.field(default=None, validator=_provider_validator)
-
-    @classmethod
-    def _unchecked(cls, method: str, timestamp: int, provider: str | None) -> AMREntry:
-        """Build an entry from a claim's values, which are as valid as the claim."""
-        self = object.__new__(cls)
-        object.__setattr__(self, "method", method)
-        object.__setattr__(self, "timestamp", timestamp)
-        object.__setattr__(self, "provider", provider)
-        return self
+    timestamp: int = attrs.field(validator=check_timestamp)
+    provider: str | None = attrs.field(default=None, validator=check_provider)
 
     def to_dict(self) -> dict[str, str | int]:
         """The JSON-ready object: ``method`` and ``timestamp``, and ``provider`` only
@@ -209,3 +182,20 @@ class AMREntry:
         if self.provider is not None:
             out["provider"] = self.provider
         return out
+
+
+_set_entry_method, _set_entry_timestamp, _set_entry_provider = (
+    AMREntry.__dict__[field.name].__set__ for field in attrs.fields(AMREntry)
+)
+
+
+def entry_from_claim(method: str, timestamp: int, provider: str | None) -> AMREntry:
+    """An :class:`AMREntry` of a claim's method, its whole seconds and a provider
+    already checked: as valid as the claim, so nothing is checked again. A claim's
+    name is kept as it is, even one another system wrote outside the syntax: one set
+    of claims gets one verdict from every function."""
+    entry = object.__new__(AMREntry)
+    _set_entry_method(entry, method)
+    _set_entry_timestamp(entry, timestamp)
+    _set_entry_provider(entry, provider)
+    return entry

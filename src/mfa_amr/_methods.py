@@ -1,27 +1,32 @@
-"""Method names, their syntax, and the catalog of what each method means."""
+"""The catalog: what each method name means to a policy (factor kinds, RFC 8176
+values, Supabase's rule), the default catalog of Supabase's 17 names, and the factor
+kinds each registered RFC 8176 value proves."""
 
 from __future__ import annotations
 
 import enum
-import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from types import MappingProxyType
 from typing import Final
 
 import attrs
 
 from mfa_amr import rfc8176
-from mfa_amr.exceptions import InvalidMethodError
+from mfa_amr._errors import InvalidMethodError
+from mfa_amr._grammar import validate_method
 
-METHOD_MAX_LENGTH: Final = 64
-ACCEPTED_FORM: Final = (
-    "1 to 64 characters of lowercase ASCII letters, digits, '/', '_', '-' or '.'"
-)
-# fullmatch, and an explicit class of ASCII code points: no case folding, no Unicode
-# look-alikes, no trailing newline slipping past a `$`.
-_METHOD_RE: Final = re.compile(r"[a-z0-9/_.\-]{1,64}")
+__all__ = [
+    "COUNTED_FACTORS",
+    "DEFAULT_CATALOG",
+    "REGISTRY_SPECS",
+    "AuthenticationMethod",
+    "Factor",
+    "MethodSpec",
+    "proves_mfa",
+]
 
 
-class AuthenticationMethod(str, enum.Enum):
+class AuthenticationMethod(enum.StrEnum):
     """The 17 method names Supabase Auth writes (or passes to hooks).
 
     Members compare equal to their strings: ``AuthenticationMethod.TOTP == "totp"``.
@@ -45,52 +50,8 @@ class AuthenticationMethod(str, enum.Enum):
     OAUTH_PROVIDER_AUTHORIZATION_CODE = "oauth_provider/authorization_code"
     PASSKEY = "passkey"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-def is_valid_method(value: object) -> bool:
-    """Tell whether ``value`` is a string of the accepted method syntax."""
-    return isinstance(value, str) and _METHOD_RE.fullmatch(value) is not None
-
-
-def validate_method(value: object) -> str:
-    """Return ``value`` as a plain ``str`` if it is a valid method name.
-
-    Raises:
-        InvalidMethodError: not a string, or not of the accepted form. Nothing is
-            normalised: ``"TOTP"`` is refused, not lowercased.
-    """
-    if isinstance(value, enum.Enum):
-        value = value.value
-    if not isinstance(value, str):
-        raise InvalidMethodError(
-            f"a method name must be a str, not {type(value).__name__}: "
-            f"use {ACCEPTED_FORM}"
-        )
-    if _METHOD_RE.fullmatch(value) is None:
-        hint = ""
-        folded = value.strip().lower()
-        if folded != value and _METHOD_RE.fullmatch(folded) is not None:
-            hint = f", such as {folded!r}"
-        shown = value if len(value) <= 80 else value[:77] + "..."
-        raise InvalidMethodError(
-            f"{shown!r} is not a canonical method name: use {ACCEPTED_FORM}{hint}"
-        )
-    # str.__str__, not str(): a str subclass may override __str__ to return another
-    # spelling than the one just checked.
-    return str.__str__(value)
-
-
-def _method_validator(_instance: object, _attribute: object, value: object) -> None:
-    validate_method(value)
-
-
-def _method_converter(value: object) -> str:
-    return validate_method(value)
-
-
-class Factor(str, enum.Enum):
+class Factor(enum.StrEnum):
     """What a method proves, after NIST SP 800-63B's factor kinds.
 
     Only ``KNOWLEDGE``, ``POSSESSION`` and ``INHERENCE`` count toward a level;
@@ -104,9 +65,6 @@ class Factor(str, enum.Enum):
     EMAIL = "email"
     FEDERATED = "federated"
     NONE = "none"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 COUNTED_FACTORS: Final = frozenset(
@@ -167,7 +125,7 @@ class MethodSpec:
         description: a sentence for people.
     """
 
-    name: str = attrs.field(converter=_method_converter)
+    name: str = attrs.field(converter=validate_method)
     factors: frozenset[Factor] = attrs.field(converter=_to_factors)
     rfc8176: tuple[str, ...] = attrs.field(default=(), converter=_to_rfc_values)
     supabase_aal2: bool = attrs.field(default=False, kw_only=True)
@@ -259,3 +217,61 @@ DEFAULT_CATALOG: Final[tuple[MethodSpec, ...]] = (
     ),
 )
 """The default catalog: one spec for each of the 17 Supabase method names."""
+
+
+def proves_mfa(specs: Iterable[MethodSpec]) -> bool:
+    """Two distinct counted factor kinds among ``specs``, or one multi-factor
+    method."""
+    bits = 0
+    for spec in specs:
+        if spec.multi_factor:
+            return True
+        bits |= spec._factor_bits
+    return bits & (bits - 1) != 0  # more than one bit set
+
+
+_REGISTRY_FACTORS: Final[Mapping[str, Factor]] = MappingProxyType(
+    {
+        rfc8176.PWD: _K,
+        rfc8176.PIN: _K,
+        rfc8176.OTP: _P,
+        rfc8176.SMS: _P,
+        rfc8176.TEL: _P,
+        rfc8176.SWK: _P,
+        rfc8176.POP: _P,
+        rfc8176.HWK: _P,
+        rfc8176.SC: _P,
+        rfc8176.FACE: _I,
+        rfc8176.FPT: _I,
+        rfc8176.IRIS: _I,
+        rfc8176.RETINA: _I,
+        rfc8176.VBM: _I,
+    }
+)
+"""The factor kind each registered value proves. ``kba`` (NIST: never raises a
+level), ``user`` (presence, not verification), ``geo``, ``rba``, ``mca`` and ``wia``
+prove none."""
+
+REGISTRY_SPECS: Final[Mapping[str, MethodSpec]] = MappingProxyType(
+    {
+        **{
+            value: MethodSpec(
+                value,
+                factor,
+                hardware_bound=value in (rfc8176.HWK, rfc8176.SC),
+                description=rfc8176.REGISTRY[value],
+            )
+            for value, factor in _REGISTRY_FACTORS.items()
+        },
+        # `mfa` asserts two factor kinds without naming them: what counts is
+        # multi_factor, the two kinds listed only satisfy MethodSpec's invariant.
+        rfc8176.MFA: MethodSpec(
+            rfc8176.MFA,
+            (_K, _P),
+            multi_factor=True,
+            description=rfc8176.REGISTRY[rfc8176.MFA],
+        ),
+    }
+)
+"""What each counted registered value is worth, as a spec the level rule reads when
+a token's ``amr`` is RFC 8176 strings."""

@@ -12,73 +12,49 @@ from __future__ import annotations
 import enum
 import itertools
 import math
-import re
-import unicodedata
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from types import MappingProxyType
-from typing import ClassVar, Final
+from typing import Final
 
 import attrs
 
 from mfa_amr import rfc8176
-from mfa_amr._claims import to_now, unix_seconds
-from mfa_amr._methods import (
-    DEFAULT_CATALOG,
+from mfa_amr._challenge import StepUpRequired
+from mfa_amr._claims import AmrStyle, check_provider, check_timestamp
+from mfa_amr._errors import AmrParseError, InvalidInputError, InvalidMethodError
+from mfa_amr._grammar import (
+    DEFAULT_MAX_ENTRIES,
     METHOD_MAX_LENGTH,
-    Factor,
-    MethodSpec,
+    check_max_age,
+    json_kind,
+    provider_problem,
+    timestamp_problem,
+    to_now,
+    unix_seconds,
     validate_method,
 )
-from mfa_amr._policy import AAL, AmrStyle, Policy, _level_of
-from mfa_amr.exceptions import (
-    AmrParseError,
-    ChallengeParseError,
-    InvalidInputError,
-    InvalidMethodError,
-    StepUpRequired,
-)
+from mfa_amr._levels import AAL, PolicyTerms, level_of
+from mfa_amr._methods import DEFAULT_CATALOG, REGISTRY_SPECS, MethodSpec
 
 __all__ = [
-    "MAX_TIMESTAMP",
     "Evaluation",
     "ParsedMethod",
-    "StepUpChallenge",
     "evaluate",
     "parse_amr",
     "require",
 ]
 
-MAX_TIMESTAMP: Final = 253_402_300_799
-"""9999-12-31T23:59:59Z: the last Unix second a timestamp, ``auth_time`` or
-``max_age`` may name; anything later is refused as malformed, so every value read
-converts to a ``datetime`` and prints in a few digits."""
-
-DEFAULT_MAX_ENTRIES: Final = 64
-
 _DEFAULT_NAMES: Final = frozenset(spec.name for spec in DEFAULT_CATALOG)
 _MISSING: Final = object()
-_AAL_BY_VALUE: Final[Mapping[str, AAL]] = MappingProxyType(
-    {level.value: level for level in AAL}
-)
+_CLAIMED_AAL: Final[Mapping[str, AAL]] = {level.value: level for level in AAL}
 
 
 # -- the amr claim --------------------------------------------------------------------
 
 
-def _timestamp_validator(_i: object, _a: object, value: int | None) -> None:
-    if value is not None and not (type(value) is int and 0 <= value <= MAX_TIMESTAMP):
-        raise InvalidInputError(
-            f"timestamp must be None or whole Unix seconds (int) from 0 to "
-            f"{MAX_TIMESTAMP}, got {_shown_number(value)}"
-        )
-
-
-def _provider_validator(_i: object, _a: object, value: str | None) -> None:
-    if value is not None and (not isinstance(value, str) or not value):
-        raise InvalidInputError(
-            f"provider must be a non-empty string or None, got {value!r}"
-        )
+def _optional_timestamp(_i: object, attribute: object, value: int | None) -> None:
+    if value is not None:
+        check_timestamp(_i, attribute, value)
 
 
 @attrs.frozen
@@ -94,38 +70,14 @@ class ParsedMethod:
     """
 
     method: str = attrs.field(converter=validate_method)
-    timestamp: int | None = attrs.field(default=None, validator=_timestamp_validator)
-    provider: str | None = attrs.field(default=None, validator=_provider_validator)
-
-
-def _shown_number(value: object) -> str:
-    """``repr`` of a number short enough to print (a 5000-digit int cannot be)."""
-    if isinstance(value, (int, float)) and -(10**15) < value < 10**15:
-        return repr(value)
-    return _kind(value)
-
-
-def _kind(value: object) -> str:
-    """What a JSON value is, in JSON's words; never its (unbounded) contents."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, Mapping):
-        return "an object"
-    if isinstance(value, (list, tuple)):
-        return "a list"
-    return f"a {type(value).__name__}"
+    timestamp: int | None = attrs.field(default=None, validator=_optional_timestamp)
+    provider: str | None = attrs.field(default=None, validator=check_provider)
 
 
 def _method(value: object, where: str) -> str:
     if not isinstance(value, str):
         raise AmrParseError(
-            f"{where}: expected a method name (a string), got {_kind(value)}"
+            f"{where}: expected a method name (a string), got {json_kind(value)}"
         )
     # Length first: the name syntax check then never reads more than 64 characters.
     if len(value) > METHOD_MAX_LENGTH:
@@ -139,26 +91,22 @@ def _method(value: object, where: str) -> str:
         raise AmrParseError(f"{where}: {exc}") from None
 
 
-def _unix_seconds(value: object, where: str, *, whole: bool) -> int:
-    """Read a NumericDate. ``whole``: only an int will do (an ``amr`` timestamp);
-    otherwise a finite float is floored too (``auth_time``, RFC 7519)."""
-    if isinstance(value, bool):
-        raise AmrParseError(f"{where}: expected Unix seconds, got a boolean")
+def _timestamp(value: object, where: str) -> int:
+    problem = timestamp_problem(value)
+    if problem is not None:
+        raise AmrParseError(f"{where}: {problem}")
+    return value  # type: ignore[return-value]  # timestamp_problem said: an int
+
+
+def _auth_time(value: object) -> int:
+    """Read ``auth_time``, a NumericDate (RFC 7519): a finite float is floored."""
     if isinstance(value, float):
-        if whole:
-            raise AmrParseError(
-                f"{where}: expected whole Unix seconds (an integer), got {value!r}"
-            )
         if not math.isfinite(value):
-            raise AmrParseError(f"{where}: expected finite Unix seconds, got {value!r}")
+            raise AmrParseError(
+                f"auth_time: expected finite Unix seconds, got {value!r}"
+            )
         value = math.floor(value)
-    if not isinstance(value, int):
-        raise AmrParseError(f"{where}: expected Unix seconds, got {_kind(value)}")
-    if value < 0:
-        raise AmrParseError(f"{where}: Unix seconds must not be negative")
-    if value > MAX_TIMESTAMP:
-        raise AmrParseError(f"{where}: Unix seconds after the year 9999")
-    return int(value)
+    return _timestamp(value, "auth_time")
 
 
 def _entry(item: Mapping[object, object], where: str) -> ParsedMethod:
@@ -172,13 +120,12 @@ def _entry(item: Mapping[object, object], where: str) -> ParsedMethod:
         raise AmrParseError(
             f"{where}.timestamp: missing; an object entry needs whole Unix seconds"
         )
-    seconds = _unix_seconds(timestamp, f"{where}.timestamp", whole=True)
+    seconds = _timestamp(timestamp, f"{where}.timestamp")
     provider = item.get("provider")
-    if provider is not None and (not isinstance(provider, str) or not provider):
-        raise AmrParseError(
-            f"{where}.provider: expected a non-empty string, got {_kind(provider)}"
-        )
-    return ParsedMethod(name, seconds, provider)
+    problem = provider_problem(provider)
+    if problem is not None:
+        raise AmrParseError(f"{where}.provider: {problem}")
+    return ParsedMethod(name, seconds, provider)  # type: ignore[arg-type]
 
 
 def _parse(
@@ -200,7 +147,7 @@ def _parse(
         items = value
     else:
         raise AmrParseError(
-            f"amr: expected a list of objects or of strings, got {_kind(value)}"
+            f"amr: expected a list of objects or of strings, got {json_kind(value)}"
         )
     if len(items) > max_entries:
         raise AmrParseError(
@@ -217,7 +164,7 @@ def _parse(
             item_style, parsed = AmrStyle.SUPABASE, _entry(item, where)
         else:
             raise AmrParseError(
-                f"{where}: expected an object or a string, got {_kind(item)}"
+                f"{where}: expected an object or a string, got {json_kind(item)}"
             )
         if style is None:
             style = item_style
@@ -247,7 +194,7 @@ def parse_amr(
     *,
     strict: bool = False,
     max_entries: int = DEFAULT_MAX_ENTRIES,
-    policy: Policy | None = None,
+    policy: PolicyTerms | None = None,
 ) -> tuple[ParsedMethod, ...]:
     """Read a token's ``amr`` claim.
 
@@ -273,52 +220,6 @@ def parse_amr(
 
 
 # -- what a token proves --------------------------------------------------------------
-
-_K, _P, _I = Factor.KNOWLEDGE, Factor.POSSESSION, Factor.INHERENCE
-_REGISTRY_FACTORS: Final[Mapping[str, Factor]] = MappingProxyType(
-    {
-        rfc8176.PWD: _K,
-        rfc8176.PIN: _K,
-        rfc8176.OTP: _P,
-        rfc8176.SMS: _P,
-        rfc8176.TEL: _P,
-        rfc8176.SWK: _P,
-        rfc8176.POP: _P,
-        rfc8176.HWK: _P,
-        rfc8176.SC: _P,
-        rfc8176.FACE: _I,
-        rfc8176.FPT: _I,
-        rfc8176.IRIS: _I,
-        rfc8176.RETINA: _I,
-        rfc8176.VBM: _I,
-    }
-)
-"""The factor kind each registered value proves. ``kba`` (NIST: never raises a
-level), ``user`` (presence, not verification), ``geo``, ``rba``, ``mca`` and ``wia``
-prove none."""
-
-_REGISTRY_SPECS: Final[Mapping[str, MethodSpec]] = MappingProxyType(
-    {
-        **{
-            value: MethodSpec(
-                value,
-                factor,
-                hardware_bound=value in (rfc8176.HWK, rfc8176.SC),
-                description=rfc8176.REGISTRY[value],
-            )
-            for value, factor in _REGISTRY_FACTORS.items()
-        },
-        # `mfa` asserts two factor kinds without naming them: what counts is
-        # multi_factor, the two kinds listed only satisfy MethodSpec's invariant.
-        rfc8176.MFA: MethodSpec(
-            rfc8176.MFA,
-            (_K, _P),
-            multi_factor=True,
-            description=rfc8176.REGISTRY[rfc8176.MFA],
-        ),
-    }
-)
-"""What each counted registered value is worth, as a spec the level rule reads."""
 
 
 @attrs.frozen
@@ -358,7 +259,7 @@ def _fresh(
 
 
 def _amr_level(
-    policy: Policy,
+    policy: PolicyTerms,
     methods: tuple[ParsedMethod, ...],
     style: AmrStyle | None,
     auth_time: int | None,
@@ -367,12 +268,12 @@ def _amr_level(
     """The policy's level rule over a token's entries.
 
     Supabase-shape entries are catalog methods timed by their own timestamps, read
-    as ``Policy._level`` reads claims. String entries are registered values timed by
+    as the issuing side reads claims. String entries are registered values timed by
     ``auth_time``; they reach aal2 with ``mfa`` or two factor kinds under either
     rule, aal3 (NIST rule only) with ``hwk`` or ``sc`` among two kinds.
     """
     if style is AmrStyle.RFC8176:
-        registry = _REGISTRY_SPECS
+        registry = REGISTRY_SPECS
         timed = [
             (auth_time, registry[m.method]) for m in methods if m.method in registry
         ]
@@ -381,7 +282,7 @@ def _amr_level(
         timed = [
             (m.timestamp, catalog[m.method]) for m in methods if m.method in catalog
         ]
-    return _level_of(
+    return level_of(
         policy.rule,
         _fresh(timed, now, policy.aal2_max_age),
         _fresh(timed, now, policy.aal3_max_age),
@@ -393,10 +294,10 @@ def _now_seconds(now: datetime | float | None) -> int:
     return unix_seconds(to_now(now))
 
 
-def _evaluate(policy: Policy, payload: object, now: int) -> Evaluation:
+def _evaluate(policy: PolicyTerms, payload: object, now: int) -> Evaluation:
     if not isinstance(payload, Mapping):
         raise AmrParseError(
-            f"payload: expected a decoded token (a JSON object), got {_kind(payload)}"
+            f"payload: expected a decoded token (a JSON object), got {json_kind(payload)}"
         )
     amr = payload.get("amr")
     methods: tuple[ParsedMethod, ...] = ()
@@ -409,13 +310,9 @@ def _evaluate(policy: Policy, payload: object, now: int) -> Evaluation:
             known=policy.methods,
         )
     claimed = payload.get("aal")
-    aal = _AAL_BY_VALUE.get(claimed) if type(claimed) is str else None
+    aal = _CLAIMED_AAL.get(claimed) if type(claimed) is str else None
     raw_auth_time = payload.get("auth_time")
-    auth_time = (
-        None
-        if raw_auth_time is None
-        else _unix_seconds(raw_auth_time, "auth_time", whole=False)
-    )
+    auth_time = None if raw_auth_time is None else _auth_time(raw_auth_time)
     return Evaluation(
         methods=methods,
         style=style,
@@ -426,7 +323,7 @@ def _evaluate(policy: Policy, payload: object, now: int) -> Evaluation:
 
 
 def evaluate(
-    policy: Policy, payload: object, *, now: datetime | float | None = None
+    policy: PolicyTerms, payload: object, *, now: datetime | float | None = None
 ) -> Evaluation:
     """What a decoded token payload proves under ``policy`` (``Policy.evaluate``).
 
@@ -454,15 +351,9 @@ def _wanted_methods(methods: Iterable[str]) -> frozenset[str]:
     return wanted
 
 
-def _check_max_age(value: object) -> None:
-    if value is not None and not (type(value) is int and 0 <= value <= MAX_TIMESTAMP):
-        raise InvalidInputError(
-            f"max_age must be None or whole seconds (int) from 0 to {MAX_TIMESTAMP}, "
-            f"got {_shown_number(value)}"
-        )
-
-
-def _satisfies(policy: Policy, method: ParsedMethod, wanted: frozenset[str]) -> bool:
+def _satisfies(
+    policy: PolicyTerms, method: ParsedMethod, wanted: frozenset[str]
+) -> bool:
     """The method is wanted by its own name or by an RFC 8176 value the catalog
     maps it to: ``{"otp"}`` takes ``totp``, ``{"totp"}`` does not take ``otp``."""
     if method.method in wanted:
@@ -472,7 +363,7 @@ def _satisfies(policy: Policy, method: ParsedMethod, wanted: frozenset[str]) -> 
 
 
 def _shortfalls(
-    policy: Policy,
+    policy: PolicyTerms,
     ev: Evaluation,
     at: int,
     demanded: AAL | None,
@@ -531,7 +422,7 @@ def _shortfalls(
 
 
 def require(
-    policy: Policy,
+    policy: PolicyTerms,
     payload: object,
     *,
     aal: AAL | str | None = None,
@@ -551,7 +442,7 @@ def require(
     """
     demanded = None if aal is None else AAL.of(aal)
     wanted = None if methods is None else _wanted_methods(methods)
-    _check_max_age(max_age)
+    check_max_age(max_age)
     if (
         isinstance(skew, bool)
         or not isinstance(skew, (int, float))
@@ -570,263 +461,9 @@ def require(
             acr_values=(
                 ()
                 if demanded is None
-                else tuple(policy.acr_for(level) for level in AAL if level >= demanded)
+                else tuple(
+                    policy.acr_values[level] for level in AAL if level >= demanded
+                )
             ),
             max_age=max_age,
         )
-
-
-# -- RFC 9470 challenges --------------------------------------------------------------
-
-INSUFFICIENT_USER_AUTHENTICATION: Final = "insufficient_user_authentication"
-
-# RFC 6749's NQCHAR without the space: what one space-separated acr value may hold.
-_ACR_VALUE: Final = re.compile(r"[\x21\x23-\x5b\x5d-\x7e]+")
-_TOKEN: Final = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
-_TOKEN68: Final = re.compile(r"[A-Za-z0-9\-._~+/]+=*")
-_PARAM_START: Final = re.compile(
-    r"([!#$%&'*+\-.^_`|~0-9A-Za-z]+)[ \t]*=[ \t]*(?=[\"!#$%&'*+\-.^_`|~0-9A-Za-z])"
-)
-_DIGITS: Final = re.compile(r"[0-9]{1,20}")
-
-
-def _header_text(value: object) -> str:
-    """``value`` as text a header can carry: printable ASCII. Accents are dropped
-    (``é`` becomes ``e``), whitespace and control characters become spaces,
-    invisible formatting characters go, anything else becomes ``?``."""
-    if not isinstance(value, str):
-        raise InvalidInputError(
-            f"a challenge's description must be a str, got {type(value).__name__}"
-        )
-    if value.isascii() and value.isprintable():
-        return str.__str__(value)
-    out: list[str] = []
-    for c in unicodedata.normalize("NFKD", value):
-        if " " <= c <= "~":
-            out.append(c)
-        elif c.isspace() or unicodedata.category(c) == "Cc":
-            out.append(" ")
-        elif not (unicodedata.combining(c) or unicodedata.category(c) == "Cf"):
-            out.append("?")
-    return "".join(out)
-
-
-def _acr_values(value: Iterable[str]) -> tuple[str, ...]:
-    if isinstance(value, str):
-        raise InvalidInputError(
-            f"acr_values must be a sequence of acr values, not the string {value!r}"
-        )
-    values = tuple(value)
-    for v in values:
-        if not isinstance(v, str) or _ACR_VALUE.fullmatch(v) is None:
-            raise InvalidInputError(
-                f"{v!r} cannot be sent as an acr value: use printable ASCII without "
-                "spaces, quotes or backslashes"
-            )
-    return tuple(str.__str__(v) for v in values)
-
-
-def _max_age_validator(_i: object, _a: object, value: int | None) -> None:
-    _check_max_age(value)
-
-
-def _quoted(text: str) -> str:
-    """An RFC 9110 quoted-string."""
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
-
-
-def _shown(header: str, pos: int) -> str:
-    return repr(header[pos : pos + 30] + ("..." if len(header) > pos + 30 else ""))
-
-
-def _read_quoted(header: str, start: int) -> tuple[str, int]:
-    """The text of the quoted-string opening at ``start``, and the position after
-    it."""
-    out: list[str] = []
-    pos = start + 1
-    while pos < len(header):
-        c = header[pos]
-        if c == '"':
-            return "".join(out), pos + 1
-        if c == "\\":
-            pos += 1
-            if pos == len(header):
-                break
-            c = header[pos]
-        if (c < " " and c != "\t") or c == "\x7f":
-            raise ChallengeParseError(
-                f"a control character (U+{ord(c):04X}) at position {pos} inside a "
-                "quoted-string: such a character must not appear, even escaped"
-            )
-        out.append(c)
-        pos += 1
-    raise ChallengeParseError(
-        f"the quoted-string opening at position {start} is not closed: "
-        f"{_shown(header, start)}"
-    )
-
-
-def _skip_ows(header: str, pos: int) -> int:
-    while pos < len(header) and header[pos] in " \t":
-        pos += 1
-    return pos
-
-
-def _read_challenges(header: str) -> list[tuple[str, dict[str, str]]]:
-    """Every challenge of a ``WWW-Authenticate`` value (RFC 9110, section 11.6.1):
-    its scheme and its parameters, names lowercased; a token68 is skipped."""
-    challenges: list[tuple[str, dict[str, str]]] = []
-    params: dict[str, str] | None = None  # the current challenge's
-    pos, end = 0, len(header)
-    while True:
-        pos = _skip_ows(header, pos)
-        while pos < end and header[pos] == ",":
-            pos = _skip_ows(header, pos + 1)
-        if pos == end:
-            return challenges
-        # After a comma, `name=` continues the current challenge; a bare token
-        # starts the next one.
-        param = None if params is None else _PARAM_START.match(header, pos)
-        if params is None or param is None:
-            scheme = _TOKEN.match(header, pos)
-            if scheme is None:
-                raise ChallengeParseError(
-                    f"expected an auth-scheme such as Bearer at position {pos}: "
-                    f"{_shown(header, pos)}"
-                )
-            params = {}
-            challenges.append((scheme.group().lower(), params))
-            pos = scheme.end()
-            if pos < end and header[pos] not in " \t,":
-                raise ChallengeParseError(
-                    f"expected a space after the auth-scheme at position {pos}: "
-                    f"{_shown(header, pos)}"
-                )
-            pos = _skip_ows(header, pos)
-            if pos == end or header[pos] == ",":
-                continue
-            param = _PARAM_START.match(header, pos)
-            if param is None:
-                token68 = _TOKEN68.match(header, pos)
-                after = end if token68 is None else _skip_ows(header, token68.end())
-                if token68 is None or (after < end and header[after] != ","):
-                    raise ChallengeParseError(
-                        f"expected name=value at position {pos}: {_shown(header, pos)}"
-                    )
-                params, pos = None, after
-                continue
-        name = param.group(1).lower()
-        pos = param.end()
-        if header[pos] == '"':
-            value, pos = _read_quoted(header, pos)
-        else:
-            token = _TOKEN.match(header, pos)
-            if token is None:  # unreachable: _PARAM_START looked ahead for one
-                raise ChallengeParseError(f"expected a value at position {pos}")
-            value, pos = token.group(), token.end()
-        if name in params:
-            raise ChallengeParseError(
-                f"the parameter {name!r} appears twice in one challenge"
-            )
-        params[name] = value
-        pos = _skip_ows(header, pos)
-        if pos < end and header[pos] != ",":
-            raise ChallengeParseError(
-                f"expected ',' after the value of {name!r} at position {pos}: "
-                f"{_shown(header, pos)}"
-            )
-
-
-@attrs.frozen
-class StepUpChallenge:
-    """An RFC 9470 step-up challenge: what the resource server asks the client to
-    come back with.
-
-    Build one to render it, or read one from a response with :meth:`parse`.
-
-    Attributes:
-        error: always ``"insufficient_user_authentication"``.
-        description: for people; kept to printable ASCII so that any HTTP stack can
-            send it (other characters are replaced: see the docs).
-        acr_values: ``acr`` values any one of which would do, preferred first.
-        max_age: the most seconds since the last authentication the request allows.
-
-    Raises:
-        InvalidInputError: an ``acr`` value with spaces, quotes, backslashes or
-            non-ASCII, or a ``max_age`` that is not an int from 0 to
-            ``MAX_TIMESTAMP``.
-    """
-
-    error: ClassVar[str] = INSUFFICIENT_USER_AUTHENTICATION
-
-    description: str = attrs.field(default="", converter=_header_text)
-    acr_values: tuple[str, ...] = attrs.field(default=(), converter=_acr_values)
-    max_age: int | None = attrs.field(default=None, validator=_max_age_validator)
-
-    def www_authenticate(self) -> str:
-        """The ``WWW-Authenticate`` value: ``Bearer
-        error="insufficient_user_authentication", error_description="...",
-        acr_values="...", max_age=N``, leaving out what is empty."""
-        parts = [f"error={_quoted(self.error)}"]
-        if self.description:
-            parts.append(f"error_description={_quoted(self.description)}")
-        if self.acr_values:
-            parts.append(f"acr_values={_quoted(' '.join(self.acr_values))}")
-        if self.max_age is not None:
-            parts.append(f"max_age={self.max_age}")
-        return "Bearer " + ", ".join(parts)
-
-    def authorization_params(self) -> dict[str, str]:
-        """The parameters to add to the next authorization request, as RFC 9470
-        asks of a client: ``acr_values`` and ``max_age`` when present."""
-        out: dict[str, str] = {}
-        if self.acr_values:
-            out["acr_values"] = " ".join(self.acr_values)
-        if self.max_age is not None:
-            out["max_age"] = str(self.max_age)
-        return out
-
-    @classmethod
-    def parse(cls, header: str) -> StepUpChallenge:
-        """Read the step-up challenge in a ``WWW-Authenticate`` value.
-
-        Tolerates what RFC 9110 allows: any order of parameters, spaces around
-        ``=`` and ``,``, the scheme and parameter names in any case, a value as a
-        token or a quoted-string, other challenges and parameters beside it.
-
-        Raises:
-            ChallengeParseError: the value is malformed (an unclosed or badly
-                escaped quoted-string, a parameter given twice, ...), or holds no
-                Bearer challenge with ``error="insufficient_user_authentication"``.
-        """
-        if not isinstance(header, str):
-            raise ChallengeParseError(
-                f"a WWW-Authenticate value must be a str, got {type(header).__name__}"
-            )
-        bearer = [p for scheme, p in _read_challenges(header) if scheme == "bearer"]
-        if not bearer:
-            raise ChallengeParseError(f"no Bearer challenge in {_shown(header, 0)}")
-        for params in bearer:
-            if params.get("error") == INSUFFICIENT_USER_AUTHENTICATION:
-                break
-        else:
-            errors = [repr(p["error"][:40]) for p in bearer if "error" in p]
-            raise ChallengeParseError(
-                "not a step-up challenge: the Bearer challenge's error is "
-                f"{errors[0] if errors else 'missing'}, not "
-                f"{INSUFFICIENT_USER_AUTHENTICATION!r}"
-            )
-        max_age = params.get("max_age")
-        if max_age is not None and _DIGITS.fullmatch(max_age) is None:
-            raise ChallengeParseError(
-                f"max_age must be whole seconds (digits), got {max_age[:30]!r}"
-            )
-        acr_values = params.get("acr_values", "").replace("\t", " ").split(" ")
-        try:
-            return cls(
-                params.get("error_description", ""),
-                tuple(v for v in acr_values if v),
-                None if max_age is None else int(max_age),
-            )
-        except InvalidInputError as exc:
-            raise ChallengeParseError(f"not a valid step-up challenge: {exc}") from None

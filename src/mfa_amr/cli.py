@@ -18,10 +18,10 @@ from typing import Final, TextIO
 
 import attrs
 
-from mfa_amr._claims import AMRClaim
-from mfa_amr._clock import START, FakeClock
-from mfa_amr._policy import AmrStyle, Policy
+from mfa_amr._claims import AMRClaim, AmrStyle
+from mfa_amr._policy import Policy
 from mfa_amr.stores.memory import InMemoryClaimStore
+from mfa_amr.testing import START, FakeClock
 
 __all__ = ["main"]
 

@@ -8,9 +8,9 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import cast
 
-from mfa_amr._claims import UTC, to_utc, to_uuid
+from mfa_amr._errors import InvalidInputError
+from mfa_amr._grammar import UTC, to_utc, to_uuid
 from mfa_amr._policy import Policy
-from mfa_amr.exceptions import InvalidInputError
 from mfa_amr.stores._protocol import Clock, RecordItem, SessionIdLike
 
 

@@ -5,7 +5,8 @@ Nothing here does I/O. :class:`~mfa_amr.stores.postgres.PostgresClaimStore` and
 the same :class:`Operations`: it validates the input, builds the parameters of one of
 the :class:`Statements`, and says how the cursor's rows (made by :func:`claim_row`)
 become the answer, as a :class:`Call`. A store only executes the call, awaiting or
-not, and translates the driver's errors with :func:`store_error`.
+not, and translates the driver's errors with :func:`store_error`; both refuse a
+source they cannot use with :func:`source_error`.
 """
 
 from __future__ import annotations
@@ -19,16 +20,17 @@ from typing import TYPE_CHECKING, Any, Final, Generic, TypeAlias, TypeVar
 import attrs
 import psycopg
 from psycopg import sql
+from psycopg_pool import AsyncConnectionPool, ConnectionPool
 
-from mfa_amr._claims import EPOCH, AMRClaim, to_utc, to_uuid
-from mfa_amr._methods import validate_method
-from mfa_amr._policy import Policy
-from mfa_amr.exceptions import (
+from mfa_amr._claims import AMRClaim, claim_from_row
+from mfa_amr._errors import (
     InvalidInputError,
     SessionNotFoundError,
     StoreError,
     StoreUnavailableError,
 )
+from mfa_amr._grammar import EPOCH, to_utc, to_uuid, validate_method
+from mfa_amr._policy import Policy
 from mfa_amr.stores._input import (
     check_clock,
     check_policy,
@@ -390,14 +392,13 @@ def revoke_params(
 
 
 _NAIVE_EPOCH: Final = datetime(1970, 1, 1)
-_unchecked: Final = AMRClaim._unchecked
 
 
 def _claim(values: Sequence[Any]) -> AMRClaim:
     # Rows are the table's own: trusted, so no validation per row (it would cost
     # more than decoding the row). The times arrive as naive UTC (see _COLUMNS).
     id_, session_id, method, created_at, updated_at = values
-    return _unchecked(
+    return claim_from_row(
         id_,
         session_id,
         method,
@@ -454,17 +455,20 @@ class Call(Generic[_T]):
     """One operation of a store on its table, without the I/O.
 
     A store runs it the same way whether it awaits or not: it executes ``query`` with
-    ``params`` on a cursor whose row factory is :func:`claim_row`, fetches all rows
-    if ``returns_rows``, and gives ``finish`` the rows and the cursor's ``rowcount``;
-    what ``finish`` returns is the operation's answer. A psycopg error becomes
-    ``store_error(exc, doing, session_id)``. A call whose ``query`` is ``None`` needs
-    no round trip (an empty batch): its answer is ``finish([], 0)``.
+    ``params`` on a cursor whose row factory is :func:`claim_row` (binary, unless
+    ``params`` is ``None``), fetches all rows if ``returns_rows``, and gives
+    ``finish`` the rows and the cursor's ``rowcount``; what ``finish`` returns is the
+    operation's answer. A psycopg error becomes ``store_error(exc, doing,
+    session_id)``. A call whose ``query`` is ``None`` needs no round trip (an empty
+    batch): its answer is ``finish([], 0)``.
 
     Attributes:
         doing: what the operation does, for error messages (``"recording a
             claim"``).
         query: the statement's text, one of the :class:`Statements`, or ``None``.
-        params: the statement's parameters, validated.
+        params: the statement's parameters, validated; ``None`` for the DDL script,
+            which then goes as one simple query (the simple protocol takes neither
+            parameters nor binary results, and runs several statements).
         returns_rows: whether the statement returns rows to fetch.
         finish: makes the answer of the rows and the row count.
         session_id: the session a single record is for, named by
@@ -473,10 +477,14 @@ class Call(Generic[_T]):
 
     doing: str
     query: str | None
-    params: Sequence[Any]
+    params: Sequence[Any] | None
     returns_rows: bool
     finish: Callable[[list[AMRClaim], int], _T]
     session_id: uuid.UUID | None = None
+
+
+def _nothing(rows: list[AMRClaim], count: int) -> None:
+    return None
 
 
 def _the_row(rows: list[AMRClaim], count: int) -> AMRClaim:
@@ -538,6 +546,11 @@ class Operations:
         """
         statements = Statements.for_table(schema, table)
         return cls(statements, check_policy(policy), check_clock(clock))
+
+    def create_schema(self) -> Call[None]:
+        """The DDL script, idempotent, sent without parameters as one simple query
+        (the server runs it as one implicit transaction)."""
+        return Call(CREATING, self.statements.ddl, None, False, _nothing)
 
     def record(
         self, session_id: SessionIdLike, method: MethodLike, at: datetime | None
@@ -614,6 +627,32 @@ class Operations:
         return Call(
             "purging old claims", self.statements.purge, (cutoff,), False, _count
         )
+
+
+# -- sources ------------------------------------------------------------------------
+
+
+def source_error(source: object, wanted: str, instead: str) -> InvalidInputError:
+    """The error for a ``source`` a store's constructor does not take; the store
+    raises it.
+
+    A connection or pool of the other kind, synchronous given to the asyncio store or
+    the reverse, is told apart and pointed to the store that takes it. Anything else
+    gets ``"<wanted>, got <type>; <instead>"``: the store says what it takes, and what
+    to do with a connection string.
+    """
+    kind = type(source).__name__
+    if isinstance(source, (psycopg.Connection, ConnectionPool)):
+        return InvalidInputError(
+            f"source is a {kind}: use PostgresClaimStore for synchronous connections "
+            "and pools"
+        )
+    if isinstance(source, (psycopg.AsyncConnection, AsyncConnectionPool)):
+        return InvalidInputError(
+            f"source is a {kind}: use AsyncPostgresClaimStore for asyncio connections "
+            "and pools"
+        )
+    return InvalidInputError(f"{wanted}, got {kind}; {instead}")
 
 
 # -- errors -------------------------------------------------------------------------

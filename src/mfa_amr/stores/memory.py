@@ -25,12 +25,16 @@ import uuid
 from collections.abc import Iterable
 from datetime import datetime
 
-import attrs
-
-from mfa_amr._claims import AMRClaim, to_utc, to_uuid
-from mfa_amr._methods import validate_method
+from mfa_amr._claims import AMRClaim, claim_from_row
+from mfa_amr._grammar import to_utc, to_uuid, validate_method
 from mfa_amr._policy import Policy
-from mfa_amr.stores import _input
+from mfa_amr.stores._input import (
+    check_clock,
+    check_policy,
+    now,
+    record_items,
+)
+from mfa_amr.stores._input import session_ids as checked_session_ids
 from mfa_amr.stores._protocol import Clock, MethodLike, RecordItem, SessionIdLike
 
 __all__ = ["AsyncInMemoryClaimStore", "InMemoryClaimStore"]
@@ -54,8 +58,8 @@ class InMemoryClaimStore:
     """
 
     def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None):
-        self._clock = _input.check_clock(clock)
-        self._policy = _input.check_policy(policy)
+        self._clock = check_clock(clock)
+        self._policy = check_policy(policy)
         self._lock = threading.Lock()
         # session id -> method name -> claim; and claim id -> claim, for get().
         self._sessions: dict[uuid.UUID, dict[str, AMRClaim]] = {}
@@ -87,7 +91,7 @@ class InMemoryClaimStore:
         :meth:`mfa_amr.stores.ClaimStore.record`."""
         sid = to_uuid(session_id, "session_id")
         name = self._policy.check_recordable(method)
-        when = _input.now(self._clock) if at is None else to_utc(at, "at")
+        when = now(self._clock) if at is None else to_utc(at, "at")
         with self._lock:
             return self._apply(sid, name, when)
 
@@ -98,7 +102,7 @@ class InMemoryClaimStore:
         An item is a tuple ``(session_id, method)`` or ``(session_id, method, at)``;
         ``at=None`` means the clock, read once for the whole call.
         """
-        checked = _input.record_items(items, self._policy, self._clock)
+        checked = record_items(items, self._policy, self._clock)
         with self._lock:
             results: dict[tuple[uuid.UUID, str], AMRClaim] = {}
             for sid, name, when in checked:
@@ -122,7 +126,7 @@ class InMemoryClaimStore:
     ) -> int:
         """``revoke`` across sessions; see
         :meth:`mfa_amr.stores.ClaimStore.revoke_everywhere`."""
-        sids = _input.session_ids(session_ids, "revoke_everywhere")
+        sids = checked_session_ids(session_ids, "revoke_everywhere")
         name = validate_method(method)
         with self._lock:
             return sum(self._remove(sid, name) for sid in sids)
@@ -130,7 +134,7 @@ class InMemoryClaimStore:
     def delete_sessions(self, session_ids: Iterable[SessionIdLike]) -> int:
         """Remove every claim of the sessions; see
         :meth:`mfa_amr.stores.ClaimStore.delete_sessions`."""
-        sids = _input.session_ids(session_ids, "delete_sessions")
+        sids = checked_session_ids(session_ids, "delete_sessions")
         with self._lock:
             return sum(self._drop_session(sid) for sid in sids)
 
@@ -164,7 +168,7 @@ class InMemoryClaimStore:
     ) -> dict[uuid.UUID, list[AMRClaim]]:
         """``claims`` for several sessions, every one a key; see
         :meth:`mfa_amr.stores.ClaimStore.claims_many`."""
-        sids = _input.session_ids(session_ids, "claims_many")
+        sids = checked_session_ids(session_ids, "claims_many")
         with self._lock:
             return {
                 sid: self._ordered(self._sessions.get(sid, {}).values()) for sid in sids
@@ -183,9 +187,11 @@ class InMemoryClaimStore:
         rows = self._sessions.setdefault(sid, {})
         held = rows.get(name)
         if held is None:
-            claim = AMRClaim._unchecked(uuid.uuid4(), sid, name, at, at)
+            claim = claim_from_row(uuid.uuid4(), sid, name, at, at)
         elif at > held.updated_at:
-            claim = attrs.evolve(held, updated_at=at)
+            # The held claim's own values with a later at: valid as they are, so
+            # the validating constructor (attrs.evolve) would only cost time.
+            claim = claim_from_row(held.id, sid, name, held.created_at, at)
         else:
             return held
         rows[name] = claim

@@ -1,8 +1,8 @@
 """``FakeClock``: a clock that moves only when told to.
 
-Public as :class:`mfa_amr.testing.FakeClock`; it lives here, free of test
-dependencies, so that ``mfa-amr demo`` can use it on an install without the ``test``
-extra.
+Public as :class:`mfa_amr.testing.FakeClock`. It needs neither pytest nor Hypothesis,
+so that ``mfa-amr demo`` and an application's own tests can use it on an install
+without the ``test`` extra.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 from datetime import datetime, timedelta
 from typing import Final
 
-from mfa_amr._claims import UTC, to_utc
+from mfa_amr._grammar import UTC, to_utc
 from mfa_amr.exceptions import InvalidInputError
 
 __all__ = ["START", "FakeClock"]

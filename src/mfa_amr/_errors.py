@@ -1,0 +1,70 @@
+"""The exception hierarchy, factored out to import nothing of mfa_amr: every other
+module may raise these, and this module depends on none of them.
+
+:mod:`mfa_amr.exceptions` is the public face: it re-exports these classes with
+:class:`~mfa_amr.exceptions.StepUpRequired`, which lives beside the challenge it
+carries (``mfa_amr._challenge``).
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AmrParseError",
+    "ChallengeParseError",
+    "InvalidAALError",
+    "InvalidClaimError",
+    "InvalidInputError",
+    "InvalidMethodError",
+    "MfaAmrError",
+    "SessionNotFoundError",
+    "StoreError",
+    "StoreUnavailableError",
+    "UnrecordableMethodError",
+]
+
+
+class MfaAmrError(Exception):
+    """Base class of every error raised by mfa_amr."""
+
+
+class InvalidInputError(MfaAmrError, ValueError):
+    """An argument had the wrong type or value; nothing was changed."""
+
+
+class InvalidMethodError(InvalidInputError):
+    """A method name breaks the syntax: 1-64 characters of ``a-z 0-9 / _ - .``."""
+
+
+class UnrecordableMethodError(InvalidInputError):
+    """A well-formed method the policy refuses to record (``token_refresh``, or an
+    unknown name under a strict policy)."""
+
+
+class InvalidClaimError(InvalidInputError):
+    """A claim's fields are inconsistent: not a UUID, a naive datetime,
+    ``created_at`` after ``updated_at``, or claims of different sessions mixed."""
+
+
+class InvalidAALError(InvalidInputError):
+    """An assurance level that is not one of ``aal1``, ``aal2``, ``aal3``."""
+
+
+class AmrParseError(MfaAmrError, ValueError):
+    """A token's ``amr`` claim could not be read; the message says what and where."""
+
+
+class StoreError(MfaAmrError, RuntimeError):
+    """A storage backend failed; the driver's exception is chained as ``__cause__``."""
+
+
+class StoreUnavailableError(StoreError, ConnectionError):
+    """The store could not be reached, or the connection dropped."""
+
+
+class SessionNotFoundError(StoreError, LookupError):
+    """The session a claim was recorded for does not exist (a foreign key refused it)."""
+
+
+class ChallengeParseError(MfaAmrError, ValueError):
+    """A ``WWW-Authenticate`` value is not a well-formed RFC 9470 step-up challenge;
+    the message says what and where."""

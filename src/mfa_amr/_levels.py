@@ -1,0 +1,107 @@
+"""Assurance levels and the level rule, shared by the side that issues tokens and
+the side that verifies them, so that both judge the same evidence the same way.
+
+:class:`PolicyTerms` is what both sides read of a policy; :class:`~mfa_amr.Policy`
+provides it, and the functions below them never import the policy itself.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping, Sequence
+from datetime import timedelta
+from typing import Protocol
+
+from mfa_amr._errors import InvalidAALError
+from mfa_amr._methods import MethodSpec, proves_mfa
+
+__all__ = ["AAL", "LevelRule", "PolicyTerms", "level_of"]
+
+
+class AAL(enum.StrEnum):
+    """Authenticator assurance level, ordered ``AAL1 < AAL2 < AAL3``.
+
+    Each member is the string of the token's ``aal`` claim: ``AAL.AAL2 == "aal2"``,
+    and ``json.dumps(AAL.AAL2)`` gives ``'"aal2"'``. The claim strings order as the
+    levels do, so comparisons hold between members and strings alike.
+    """
+
+    AAL1 = "aal1"
+    AAL2 = "aal2"
+    AAL3 = "aal3"
+
+    @classmethod
+    def of(cls, value: AAL | str) -> AAL:
+        """Return ``value`` as an ``AAL``; accepts the level or its claim string.
+
+        Raises:
+            InvalidAALError: anything but ``"aal1"``, ``"aal2"``, ``"aal3"``.
+        """
+        level = _BY_VALUE.get(value) if isinstance(value, str) else None
+        if level is None:
+            raise InvalidAALError(
+                f"{value!r} is not an assurance level: use 'aal1', 'aal2' or 'aal3'"
+            )
+        return level
+
+
+_BY_VALUE: dict[str, AAL] = {level.value: level for level in AAL}
+
+
+class LevelRule(enum.StrEnum):
+    """How a policy turns claims into a level."""
+
+    SUPABASE = "supabase"
+    """aal2 exactly when a method Supabase counts (``totp``, ``mfa/phone``,
+    ``mfa/webauthn``) has a claim; otherwise aal1."""
+    NIST = "nist"
+    """aal2 for two distinct factor kinds or one multi-factor authenticator; aal3 when
+    a hardware-bound key is one of them."""
+
+
+class PolicyTerms(Protocol):
+    """What the issuing and the verifying side read of a policy: its rule, catalog,
+    freshness windows, ``acr`` names and strictness."""
+
+    @property
+    def rule(self) -> LevelRule: ...
+
+    @property
+    def methods(self) -> Mapping[str, MethodSpec]: ...
+
+    @property
+    def strict(self) -> bool: ...
+
+    @property
+    def aal2_max_age(self) -> timedelta | None: ...
+
+    @property
+    def aal3_max_age(self) -> timedelta | None: ...
+
+    @property
+    def acr_values(self) -> Mapping[AAL, str]: ...
+
+
+def level_of(
+    rule: LevelRule,
+    fresh2: Sequence[MethodSpec],
+    fresh3: Sequence[MethodSpec],
+    *,
+    by_factors: bool = False,
+) -> AAL:
+    """The level a rule gives the specs still fresh for aal2 and for aal3.
+
+    ``by_factors`` judges by factor kinds under the Supabase rule too: for evidence
+    that names no Supabase method (an RFC 8176 string ``amr``).
+    """
+    if rule is LevelRule.SUPABASE and not by_factors:
+        return AAL.AAL2 if any(s.supabase_aal2 for s in fresh2) else AAL.AAL1
+    if not proves_mfa(fresh2):
+        return AAL.AAL1
+    if (
+        rule is LevelRule.NIST
+        and proves_mfa(fresh3)
+        and any(s.hardware_bound for s in fresh3)
+    ):
+        return AAL.AAL3
+    return AAL.AAL2
