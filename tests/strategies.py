@@ -220,12 +220,18 @@ def method_specs(
     """A custom MethodSpec that satisfies the catalog's own rules."""
     factors = draw(st.frozensets(st.sampled_from(list(Factor)), min_size=1))
     counted = factors & {Factor.KNOWLEDGE, Factor.POSSESSION, Factor.INHERENCE}
+    values = draw(st.lists(rfc_values, unique=True, max_size=3))
+    hardware_bound = Factor.POSSESSION in factors and draw(st.booleans())
+    if hardware_bound and not {"hwk", "sc"} & set(values):
+        # a hardware-bound method shows it in an RFC-style amr
+        values.append(draw(st.sampled_from(["hwk", "sc"])))
     return MethodSpec(
         draw(name),
         factors,
-        tuple(draw(st.lists(rfc_values, unique=True, max_size=3))),
+        tuple(values),
         supabase_aal2=draw(st.booleans()),
         multi_factor=len(counted) >= 2 and draw(st.booleans()),
-        hardware_bound=Factor.POSSESSION in factors and draw(st.booleans()),
+        hardware_bound=hardware_bound,
+        phishing_resistant=hardware_bound or draw(st.booleans()),
         recordable=draw(st.booleans()),
     )

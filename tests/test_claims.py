@@ -228,11 +228,18 @@ class TestAMREntry:
         with pytest.raises(InvalidClaimError, match="timestamp"):
             AMREntry("totp", value)  # type: ignore[arg-type]
 
-    @pytest.mark.parametrize("value", ["", 1])
-    def test_provider_must_be_non_empty_str(self, value: object) -> None:
-        """A provider is a non-empty string or None."""
+    @pytest.mark.parametrize("value", [1, b"x", ["id"]])
+    def test_provider_must_be_a_str(self, value: object) -> None:
+        """A provider is a string or None."""
         with pytest.raises(InvalidClaimError, match="provider"):
-            AMREntry("sso/saml", 1, value)  # type: ignore[arg-type]
+            AMREntry("sso/saml", 1, value)
+
+    def test_empty_provider_is_none(self) -> None:
+        """A provider of "" is none, as Supabase leaves the key out for it."""
+        assert AMREntry("sso/saml", 1) == AMREntry("sso/saml", 1, "")
+        assert {"method": "sso/saml", "timestamp": 1} == AMREntry(
+            "sso/saml", 1, ""
+        ).to_dict()
 
     def test_method_is_validated(self) -> None:
         """An entry's method obeys the method syntax."""

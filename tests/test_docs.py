@@ -22,13 +22,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DOCS = ROOT / "docs"
 PAGES = [ROOT / "README.md", *sorted(DOCS.glob("*.md"))]
 
-Row = tuple[frozenset[Factor], tuple[str, ...], bool, bool, bool, bool]
+Row = tuple[frozenset[Factor], tuple[str, ...], bool, bool, bool, bool, bool]
 HEADER = [
     "method",
     "factors",
     "rfc8176",
     "supabase aal2",
     "multi-factor",
+    "phishing-resistant",
     "hardware-bound",
     "recordable",
 ]
@@ -53,7 +54,7 @@ def _catalog_table() -> dict[str, Row]:
     assert HEADER == table[0], "the catalog table's columns changed"
     rows: dict[str, Row] = {}
     for cells in table[2:]:
-        method, factors, values, aal2, multi, hardware, recordable = cells
+        method, factors, values, aal2, multi, phishing, hardware, recordable = cells
         assert re.fullmatch(r"`[^`]+`", method), f"method cell {method!r}"
         name = method.strip("`")
         assert name not in rows, f"{name} is listed twice"
@@ -64,6 +65,7 @@ def _catalog_table() -> dict[str, Row]:
             rfc,
             _yes_no(aal2, where),
             _yes_no(multi, where),
+            _yes_no(phishing, where),
             _yes_no(hardware, where),
             _yes_no(recordable, where),
         )
@@ -76,6 +78,7 @@ def _code_row(spec: MethodSpec) -> Row:
         spec.rfc8176,
         spec.supabase_aal2,
         spec.multi_factor,
+        spec.phishing_resistant,
         spec.hardware_bound,
         spec.recordable,
     )

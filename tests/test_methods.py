@@ -289,9 +289,11 @@ class TestDefaultCatalog:
         assert all(rfc8176.HWK not in s.rfc8176 for s in DEFAULT_CATALOG)
 
     def test_email_methods_never_count(self) -> None:
-        """Email-link methods prove no counted factor and map to no RFC value."""
+        """Methods that prove a mailbox (or a number) the account has prove no
+        counted factor; the links map to no RFC value, the sign-in code to otp."""
         email = [s for s in DEFAULT_CATALOG if Factor.EMAIL in s.factors]
         assert {
+            "otp",
             "magiclink",
             "recovery",
             "invite",
@@ -300,8 +302,31 @@ class TestDefaultCatalog:
         } == {s.name for s in email}
         for spec in email:
             assert frozenset() == spec.counted_factors
-            assert () == spec.rfc8176
+            assert (("otp",) if spec.name == "otp" else ()) == spec.rfc8176
             assert not spec.supabase_aal2
+
+    def test_phishing_resistant_methods(self) -> None:
+        """WebAuthn and passkeys are the default catalog's phishing-resistant
+        methods; none is known to be hardware-bound."""
+        assert {"mfa/webauthn", "passkey"} == {
+            s.name for s in DEFAULT_CATALOG if s.phishing_resistant
+        }
+
+    def test_hardware_bound_is_phishing_resistant_and_says_so(self) -> None:
+        """A hardware-bound spec is phishing-resistant by default, must not say
+        otherwise, and must list hwk or sc so an RFC-style token shows it."""
+        key = MethodSpec("key", Factor.POSSESSION, ("hwk",), hardware_bound=True)
+        assert key.phishing_resistant
+        with pytest.raises(InvalidMethodError, match="phishing-resistant"):
+            MethodSpec(
+                "key",
+                Factor.POSSESSION,
+                ("hwk",),
+                hardware_bound=True,
+                phishing_resistant=False,
+            )
+        with pytest.raises(InvalidMethodError, match="'hwk' or 'sc'"):
+            MethodSpec("key", Factor.POSSESSION, ("pop",), hardware_bound=True)
 
     def test_names_are_plain_strings(self) -> None:
         """Catalog names are plain str, not enum members."""

@@ -85,7 +85,6 @@ def at(seconds: float) -> datetime:
 
 COUNTED = {
     "password": {"k"},
-    "otp": {"p"},
     "totp": {"p"},
     "mfa/phone": {"p"},
     "mfa/webauthn": {"p"},
@@ -117,21 +116,24 @@ def model(
         ),
         key=lambda e: (-e[1], e[0]),
     )
+    seconds = dict(entries)
+    now_s = int((now - datetime(1970, 1, 1, tzinfo=UTC)).total_seconds() // 1)
     if rule == "supabase":
         counted = [m for m in latest if m in KNOWN_METHODS]
         aal = "aal2" if any(m in SUPABASE_AAL2_METHODS for m in counted) else "aal1"
     else:
+        # whole seconds: at most 12 hours old, at most 60 s (the skew) ahead
         counted = [
-            m for m, u in latest.items() if m in KNOWN_METHODS and now - u <= HOURS_12
+            m
+            for m in latest
+            if m in KNOWN_METHODS and -60 <= now_s - seconds[m] <= 43_200
         ]
-    kinds = set().union(*(COUNTED.get(m, set()) for m in counted))
-    mfa = "passkey" in counted or len(kinds) >= 2
-    if rule == "nist":
-        aal = "aal2" if mfa else "aal1"
+        kinds = set().union(*(COUNTED.get(m, set()) for m in counted))
+        aal = "aal2" if "passkey" in counted or len(kinds) >= 2 else "aal1"
     values: list[str] = []
     for m, _ in entries:
         values += [v for v in RFC.get(m, []) if v not in values]
-    if mfa:
+    if aal != "aal1":
         values.append("mfa")
     return aal, entries, values
 
@@ -351,26 +353,65 @@ class TestRfcStyle:
             "aal": "aal2",
             "amr": ["otp", "pwd", "mfa"],
             "session_id": str(SID),
+            "acr": "aal2",
+            "auth_time": T0_UNIX + 42,
         } == NIST.token_claims(SID, session, style=AmrStyle.RFC8176, now=NOW)
 
-    def test_otp_then_phone_is_not_mfa(self) -> None:
-        """otp + mfa/phone are both possession: aal2 for Supabase, but no `mfa`."""
+    def test_otp_then_phone_follows_the_level(self) -> None:
+        """otp + mfa/phone is aal2 for Supabase, so `mfa` is written; aal1 under
+        NIST (a sign-in code is no factor), so it is not."""
         session = [claim("otp", at(0)), claim("mfa/phone", at(60))]
-        assert ["sms", "otp"] == SUPABASE.render_amr(session, style=AmrStyle.RFC8176)
+        assert ["sms", "otp", "mfa"] == SUPABASE.render_amr(
+            session, style=AmrStyle.RFC8176
+        )
         assert AAL.AAL2 is SUPABASE.assess(session, now=NOW).aal
         assert AAL.AAL1 is NIST.assess(session, now=NOW).aal
+        assert ["sms", "otp"] == NIST.render_amr(
+            session, style=AmrStyle.RFC8176, now=NOW
+        )
 
-    def test_passkey_alone_is_mfa(self) -> None:
-        """A passkey is multi-factor on its own: pop, user, mfa (under both presets,
-        since `mfa` does not follow the supabase_aal2 flag)."""
+    def test_passkey_alone_follows_each_level(self) -> None:
+        """A passkey alone is aal2 under NIST (one multi-factor authenticator) and
+        says mfa; aal1 under Supabase, whose token then does not say mfa."""
         session = [claim("passkey")]
+        assert ("pop", "user", "mfa") == NIST.assess(session, now=NOW).amr_values
+        assert ("pop", "user") == SUPABASE.assess(session, now=NOW).amr_values
+
+    def test_mfa_exactly_when_the_level_says_so(self) -> None:
+        """In every token, `mfa` is in the RFC-style amr exactly when aal is aal2
+        or higher: one token, one verdict."""
+        sessions = [
+            [claim("passkey")],
+            [claim("password"), claim("otp")],
+            [claim("password"), claim("magiclink")],
+            [claim("oauth"), claim("totp")],
+            [claim("otp"), claim("mfa/phone")],
+            [claim("password"), claim("totp")],
+        ]
         for policy in (SUPABASE, NIST):
-            assert ("pop", "user", "mfa") == policy.assess(session, now=NOW).amr_values
+            for session in sessions:
+                token = policy.token_claims(
+                    SID, session, style=AmrStyle.RFC8176, now=NOW
+                )
+                assert ("mfa" in token["amr"]) == (token["aal"] != "aal1")  # type: ignore[operator]
+
+    def test_sign_in_otp_is_like_a_magic_link_under_nist(self) -> None:
+        """password + otp is aal1 under NIST, as password + magiclink is: both prove
+        only a mailbox or a number the account has."""
+        for second in ("otp", "magiclink"):
+            session = [claim("password"), claim(second)]
+            assert AAL.AAL1 is NIST.assess(session, now=NOW).aal
+        assert ["otp", "pwd"] == NIST.render_amr(
+            [claim("otp", at(1)), claim("password")], style="rfc8176", now=NOW
+        )
 
     def test_webauthn_is_pop(self) -> None:
         """WebAuthn maps to pop (not hwk): its hardware is unknown."""
-        assert ["pop"] == SUPABASE.render_amr(
+        assert ["pop", "mfa"] == SUPABASE.render_amr(
             [claim("mfa/webauthn")], style=AmrStyle.RFC8176
+        )
+        assert ["pop"] == NIST.render_amr(
+            [claim("mfa/webauthn")], style=AmrStyle.RFC8176, now=NOW
         )
 
     def test_values_are_unique(self) -> None:
@@ -399,9 +440,13 @@ class TestRfcStyle:
         """Methods with no faithful registered value are left out."""
         session = [claim(m) for m in ("oauth", "sso/saml", "magiclink", "anonymous")]
         assert [] == SUPABASE.render_amr(session, style=AmrStyle.RFC8176)
-        assert {"aal": "aal1", "amr": [], "session_id": str(SID)} == (
-            SUPABASE.token_claims(SID, session, style=AmrStyle.RFC8176)
-        )
+        assert {
+            "aal": "aal1",
+            "amr": [],
+            "session_id": str(SID),
+            "acr": "aal1",
+            "auth_time": T0_UNIX,
+        } == SUPABASE.token_claims(SID, session, style=AmrStyle.RFC8176, now=NOW)
 
 
 class TestAssess:
@@ -421,21 +466,37 @@ class TestAssess:
                 AMREntry("password", T0_UNIX),
             ),
             amr_values=("otp", "pwd", "mfa"),
-            auth_time=T0_UNIX,
+            auth_time=T0_UNIX + 42,
+            started_at=T0_UNIX,
         ) == SUPABASE.assess(session, now=NOW, providers={"sso/saml": SAML_PROVIDER})
 
     def test_no_claims(self) -> None:
         """No claims: aal1, nothing listed, no auth_time."""
         assert Assessment(AAL.AAL1, AAL.AAL1, (), (), None) == SUPABASE.assess([])
 
-    def test_auth_time_is_earliest_created_at(self) -> None:
-        """auth_time is the earliest created_at of any claim, floored to seconds."""
+    def test_started_at_is_earliest_created_at(self) -> None:
+        """started_at is the earliest created_at of any claim, floored to seconds."""
         session = [
             claim("totp", at(500), created_at=at(100.7)),
             claim("password", at(900), created_at=at(30.9)),
             claim("not-in-catalog", at(900), created_at=at(31)),
         ]
-        assert T0_UNIX + 30 == SUPABASE.assess(session).auth_time
+        assert T0_UNIX + 30 == SUPABASE.assess(session).started_at
+
+    def test_auth_time_is_the_newest_counted_claim(self) -> None:
+        """auth_time is when the user last authenticated: the newest updated_at of
+        a catalog method, floored; unknown names and claims dated beyond the skew
+        do not count."""
+        session = [
+            claim("totp", at(200.9)),
+            claim("password", at(100)),
+            claim("not-in-catalog", at(250)),
+            claim("mfa/phone", NOW + timedelta(seconds=61)),
+        ]
+        assert T0_UNIX + 200 == SUPABASE.assess(session, now=NOW).auth_time
+        within_skew = [*session, claim("otp", NOW + timedelta(seconds=60))]
+        assert unix_seconds(NOW) + 60 == SUPABASE.assess(within_skew, now=NOW).auth_time
+        assert None is SUPABASE.assess([claim("not-in-catalog")], now=NOW).auth_time
 
     def test_accepts_any_iterable(self) -> None:
         """Claims may come from a generator."""
@@ -544,16 +605,29 @@ class TestNistRule:
         assert AAL.AAL2 is policy.assess(session, now=at(3600)).aal
 
     def test_window_edge(self) -> None:
-        """Exactly 12 hours old still counts; a microsecond more does not."""
+        """Exactly 12 hours old still counts, judged in whole seconds as a token
+        carries times; a second more does not."""
         session = [claim("password", at(0)), claim("totp", at(0))]
         assert AAL.AAL2 is NIST.assess(session, now=at(0) + HOURS_12).aal
-        edge = at(0) + HOURS_12 + timedelta(microseconds=1)
+        within = at(0) + HOURS_12 + timedelta(microseconds=999_999)
+        assert AAL.AAL2 is NIST.assess(session, now=within).aal
+        edge = at(0) + HOURS_12 + timedelta(seconds=1)
         assert AAL.AAL1 is NIST.assess(session, now=edge).aal
 
-    def test_future_claim_is_fresh(self) -> None:
-        """A claim updated after `now` (clock skew) counts as fresh."""
+    def test_future_claim_within_skew_is_fresh(self) -> None:
+        """A claim dated up to the policy's skew (60 s) after `now` counts as fresh;
+        one further ahead proves no freshness."""
+        within = [claim("password", at(0)), claim("totp", at(60))]
+        assert AAL.AAL2 is NIST.assess(within, now=at(0)).aal
+        beyond = [claim("password", at(0)), claim("totp", at(61))]
+        assert AAL.AAL1 is NIST.assess(beyond, now=at(0)).aal
+        assert AAL.AAL2 is attrs.evolve(NIST, skew=61).assess(beyond, now=at(0)).aal
+
+    def test_future_claim_counts_without_windows(self) -> None:
+        """Under a rule without windows (Supabase's) time plays no part: a claim
+        from the future counts, as Supabase counts it."""
         session = [claim("password", at(0)), claim("totp", at(3600))]
-        assert AAL.AAL2 is NIST.assess(session, now=at(0)).aal
+        assert AAL.AAL2 is SUPABASE.assess(session, now=at(0)).aal
 
     def test_reverification_refreshes(self) -> None:
         """A method proved again within the window counts again."""
@@ -600,8 +674,10 @@ class TestNow:
         )
 
     def test_float_seconds_past_the_edge(self) -> None:
-        """Fractional seconds count: half a second past the window is stale."""
-        assert AAL.AAL1 is NIST.assess(self.SESSION, now=T0_UNIX + 43_200.5).aal
+        """Fractional seconds are floored, as token times are: half a second past
+        the window still counts, a second past does not."""
+        assert AAL.AAL2 is NIST.assess(self.SESSION, now=T0_UNIX + 43_200.5).aal
+        assert AAL.AAL1 is NIST.assess(self.SESSION, now=T0_UNIX + 43_201.0).aal
 
     @pytest.mark.parametrize(
         "now",
@@ -659,11 +735,22 @@ class TestSessions:
 
     @pytest.mark.parametrize("style", list(AmrStyle))
     def test_amr_omitted_without_claims(self, style: AmrStyle) -> None:
-        """With no claims, `amr` is left out of the token claims, in either style."""
+        """With no claims, `amr` (and the RFC style's `auth_time`) is left out of the
+        token claims, in either style."""
+        extra = {"acr": "aal1"} if style is AmrStyle.RFC8176 else {}
         for policy in (SUPABASE, NIST):
-            assert {"aal": "aal1", "session_id": str(SID)} == policy.token_claims(
-                SID, [], style=style, now=NOW
+            assert {"aal": "aal1", "session_id": str(SID), **extra} == (
+                policy.token_claims(SID, [], style=style, now=NOW)
             )
+
+    def test_supabase_style_keeps_supabase_keys_unless_asked(self) -> None:
+        """The Supabase style writes only Supabase's keys; oidc_claims=True adds acr
+        and auth_time, as the RFC style always does."""
+        session = [claim("password"), claim("totp", at(5))]
+        plain = NIST.token_claims(SID, session, now=NOW)
+        assert ["aal", "amr", "session_id"] == list(plain)
+        oidc = NIST.token_claims(SID, session, now=NOW, oidc_claims=True)
+        assert {**plain, "acr": "aal2", "auth_time": T0_UNIX + 5} == oidc
 
     def test_token_claims_key_order(self) -> None:
         """The keys come as aal, amr, session_id."""
@@ -673,9 +760,24 @@ class TestSessions:
 
 
 class TestProviders:
-    @pytest.mark.parametrize("value", ["", 7])
+    def test_empty_provider_means_none(self) -> None:
+        """A provider of "" (Supabase's identity `sso:`) leaves the key out, as
+        Supabase does, everywhere an entry is written."""
+        session = [claim("sso/saml")]
+        none = {"sso/saml": ""}
+        assert [{"method": "sso/saml", "timestamp": T0_UNIX}] == SUPABASE.render_amr(
+            session, providers=none
+        )
+        assert [{"method": "sso/saml", "timestamp": T0_UNIX}] == (
+            SUPABASE.token_claims(SID, session, providers=none)["amr"]
+        )
+        assert (AMREntry("sso/saml", T0_UNIX),) == SUPABASE.assess(
+            session, providers=none
+        ).entries
+
+    @pytest.mark.parametrize("value", [7, b"x", ["id"]])
     def test_bad_provider_refused_everywhere(self, value: object) -> None:
-        """An empty or non-string provider id is refused by assess, render_amr and
+        """A non-string provider id is refused by assess, render_amr and
         token_claims alike."""
         session = [claim("sso/saml")]
         bad = {"sso/saml": value}
@@ -1083,12 +1185,29 @@ class TestProperties:
             assert values == list(assessed.amr_values)
 
     @given(POLICIES, sessions(min_size=1), nows)
-    def test_auth_time_is_earliest_created_at(
+    def test_started_at_is_earliest_created_at(
         self, policy: Policy, session: list[AMRClaim], now: datetime
     ) -> None:
-        """auth_time is the earliest created_at, in Unix seconds."""
+        """started_at is the earliest created_at, in Unix seconds."""
         expected = unix_seconds(min(c.created_at for c in session))
-        assert expected == policy.assess(session, now=now).auth_time
+        assert expected == policy.assess(session, now=now).started_at
+
+    @given(POLICIES, sessions(), nows)
+    def test_auth_time_is_the_newest_counted_claim(
+        self, policy: Policy, session: list[AMRClaim], now: datetime
+    ) -> None:
+        """auth_time is the newest whole second among catalog claims not dated more
+        than the policy's skew after now."""
+        limit = unix_seconds(now) + policy.skew.total_seconds()
+        latest: dict[str, int] = {}  # one claim per method: the newest
+        for c in session:
+            latest[c.method] = max(latest.get(c.method, 0), unix_seconds(c.updated_at))
+        stamps = [
+            seconds
+            for method, seconds in latest.items()
+            if method in policy.methods and seconds <= limit
+        ]
+        assert max(stamps, default=None) == policy.assess(session, now=now).auth_time
 
     @given(POLICIES, sessions(), nows)
     def test_now_as_seconds(

@@ -26,6 +26,7 @@ from mfa_amr import (
     AmrStyle,
     AuthenticationMethod,
     Evaluation,
+    Factor,
     MethodSpec,
     ParsedMethod,
     Policy,
@@ -34,6 +35,7 @@ from mfa_amr import (
     parse_amr,
     rfc8176,
 )
+from mfa_amr._verify import _careful, _fast, _parse
 from mfa_amr.exceptions import (
     AmrParseError,
     ChallengeParseError,
@@ -120,6 +122,8 @@ payloads = (
             "amr": amr_values,
             "aal": st.sampled_from(["aal1", "aal2", "aal3"]) | json_scalars,
             "auth_time": st.integers(NOW - 10**5, NOW + 10**3) | json_scalars,
+            "acr": st.sampled_from(["aal1", "aal2", "aal3", "phr", "phrh"])
+            | json_scalars,
             "sub": st.text(),
         },
     )
@@ -334,10 +338,6 @@ class TestParseAmrRefusals:
             ([{"timestamp": 1}], r"^amr\[0\]\.method: missing"),
             ([{"method": ["totp"], "timestamp": 1}], r"^amr\[0\]\.method: expected a method name \(a string\), got a list"),
             ([{"method": {"a": 1}, "timestamp": 1}], r"^amr\[0\]\.method: .* got an object"),
-            ([{"method": "TOTP", "timestamp": 1}], r"^amr\[0\]\.method: 'TOTP' is not a canonical method name.*'totp'"),
-            ([{"method": "x" * 65, "timestamp": 1}], r"^amr\[0\]\.method: a method name of 65 characters"),
-            (["pwd", "", "otp"], r"^amr\[1\]: '' is not"),
-            (["pwd", "otp", "o tp"], r"^amr\[2\]: 'o tp' is not"),
             ([{"method": "totp"}], r"^amr\[0\]\.timestamp: missing"),
             ([{"method": "totp", "timestamp": None}], r"^amr\[0\]\.timestamp: missing"),
             ([{"method": "totp", "timestamp": True}], r"^amr\[0\]\.timestamp: .* got a boolean"),
@@ -346,15 +346,48 @@ class TestParseAmrRefusals:
             ([{"method": "totp", "timestamp": "1700000000"}], r"^amr\[0\]\.timestamp: .* got a string"),
             ([{"method": "totp", "timestamp": -1}], r"^amr\[0\]\.timestamp: .* must not be negative"),
             ([{"method": "totp", "timestamp": MAX_TIMESTAMP + 1}], r"^amr\[0\]\.timestamp: .* after the year 9999"),
-            ([{"method": "totp", "timestamp": 1, "provider": 7}], r"^amr\[0\]\.provider: expected a non-empty string, got a number"),
-            ([{"method": "totp", "timestamp": 1, "provider": ""}], r"^amr\[0\]\.provider: expected a non-empty string"),
-            ("x" * 100, r"^amr: a method name of 100 characters"),
+            ([{"method": "totp", "timestamp": 1, "provider": 7}], r"^amr\[0\]\.provider: expected a string, got a number"),
+            ([{"method": "totp", "timestamp": 1, "provider": ["x"]}], r"^amr\[0\]\.provider: expected a string, got a list"),
         ],
     )  # fmt: skip
     def test_says_what_and_where(self, value: object, message: str) -> None:
         """Each malformed amr is refused with the place and the fault."""
         with pytest.raises(AmrParseError, match=message):
             parse_amr(value)
+
+    @pytest.mark.parametrize(
+        ("value", "message"),
+        [
+            ([{"method": "TOTP", "timestamp": 1}], r"^amr\[0\]\.method: 'TOTP' is not a canonical method name.*'totp'"),
+            ([{"method": "x" * 65, "timestamp": 1}], r"^amr\[0\]\.method: a method name of 65 characters"),
+            (["pwd", "", "otp"], r"^amr\[1\]: '' is not"),
+            (["pwd", "otp", "o tp"], r"^amr\[2\]: 'o tp' is not"),
+            (["x" * 100], r"^amr\[0\]: a method name of 100 characters"),
+            ([{"method": "sso:okta", "timestamp": 1}], r"^amr\[0\]\.method: 'sso:okta' is not"),
+        ],
+    )  # fmt: skip
+    def test_strict_refuses_names_outside_the_syntax(
+        self, value: object, message: str
+    ) -> None:
+        """Strictly read, a name outside the method syntax is refused, saying where."""
+        with pytest.raises(AmrParseError, match=message):
+            parse_amr(value, strict=True)
+
+    @pytest.mark.parametrize(
+        "name", ["TOTP", "sso:okta", "x" * 65, "", "o tp", "mfa\\phone", "t\u00f6tp"]
+    )
+    def test_names_another_writer_stored_are_read_as_they_are(self, name: str) -> None:
+        """Not strictly read, a name outside our syntax is kept, as an unknown method
+        (Supabase's own tokens can carry another writer's names)."""
+        (entry,) = parse_amr([{"method": name, "timestamp": 7}])
+        assert (name, 7, None) == (entry.method, entry.timestamp, entry.provider)
+        (value,) = parse_amr([name])
+        assert (name, None) == (value.method, value.timestamp)
+
+    def test_empty_provider_is_none(self) -> None:
+        """A provider of "" is no provider, as Supabase writes it."""
+        (entry,) = parse_amr([{"method": "sso/saml", "timestamp": 1, "provider": ""}])
+        assert entry.provider is None
 
     def test_more_than_max_entries(self) -> None:
         """More entries than max_entries are refused; exactly that many are read."""
@@ -396,12 +429,14 @@ class TestParseAmrRefusals:
         for value in (
             [{"method": "totp", "timestamp": "9" * 100_000}],
             [{"method": ["x"] * 100_000, "timestamp": 1}],
-            [{"method": "x" * 100_000, "timestamp": 1}],
             {"k" * 100_000: 1},
         ):
             with pytest.raises(AmrParseError) as info:
                 parse_amr(value)
             assert len(str(info.value)) < 200
+        with pytest.raises(AmrParseError) as info:
+            parse_amr([{"method": "x" * 100_000, "timestamp": 1}], strict=True)
+        assert len(str(info.value)) < 200
 
 
 class TestParsedMethod:
@@ -418,7 +453,8 @@ class TestParsedMethod:
             ({"method": "totp", "timestamp": -1}, InvalidInputError),
             ({"method": "totp", "timestamp": True}, InvalidInputError),
             ({"method": "totp", "timestamp": 1.0}, InvalidInputError),
-            ({"method": "totp", "provider": ""}, InvalidInputError),
+            ({"method": "totp", "timestamp": 10**20}, InvalidInputError),
+            ({"method": "totp", "provider": 7}, InvalidInputError),
         ],
     )
     def test_invalid_cannot_exist(
@@ -496,6 +532,322 @@ class TestFuzz:
         else:
             assert min(ev.aal, ev.amr_aal) == ev.effective_aal
         assert (ev.style is None) == (not ev.methods)
+
+
+class _Str(str):
+    """A str subclass whose str() spells it otherwise: the careful path's case."""
+
+    def __str__(self) -> str:
+        return "changed"
+
+
+class _Dict(dict[str, object]):
+    """A dict subclass: a Mapping, not a plain JSON object."""
+
+
+def _disguised(value: object) -> object:
+    """The same JSON value, with some strs, dicts and lists swapped for subclasses
+    and tuples, which only the careful path reads."""
+    if isinstance(value, str):
+        return _Str(str.__str__(value))  # not _Str(value): that calls its __str__
+    if isinstance(value, dict):
+        return _Dict({k: _disguised(v) for k, v in value.items()})
+    if isinstance(value, list):
+        return tuple(_disguised(v) for v in value)
+    return value
+
+
+def _outcome(read: Any, value: object, **options: Any) -> object:
+    try:
+        return read(value, **options)
+    except AmrParseError as exc:
+        return ("AmrParseError", str(exc))
+
+
+# Plain lists near every line the fast path draws: the timestamp's bounds, empty and
+# odd providers, names in and out of the syntax.
+_near_the_lines = st.lists(
+    st.fixed_dictionaries(
+        {
+            "method": names,
+            "timestamp": st.integers(-2, 2)
+            | st.integers(MAX_TIMESTAMP - 2, MAX_TIMESTAMP + 2)
+            | st.integers(0, NOW),
+        },
+        optional={"provider": st.sampled_from(["", "idp", None, 1, []])},
+    ),
+    max_size=4,
+) | st.lists(names, max_size=4)
+
+
+class TestFastPath:
+    @given(
+        value=_near_the_lines | amr_values | amr_values.map(_disguised),
+        strict=st.booleans(),
+        max_entries=st.integers(0, 70),
+        policy=policies,
+    )
+    def test_both_paths_read_every_amr_alike(
+        self, value: Any, strict: bool, max_entries: int, policy: Policy
+    ) -> None:
+        """Where the fast path answers, it gives the careful path's answer; and
+        parse_amr always gives the careful path's answer or its error."""
+        options = {
+            "strict": strict,
+            "max_entries": max_entries,
+            "known": policy.methods,
+        }
+        careful = _outcome(_careful, value, **options)
+        fast = _fast(value, strict, max_entries, policy.methods)
+        if fast is not None:
+            assert careful == fast
+        assert careful == _outcome(_parse, value, **options)
+
+    @given(payload=payloads | payloads.map(_disguised), policy=policies)
+    def test_the_careful_path_decides_what_the_fast_one_refuses(
+        self, payload: Any, policy: Policy
+    ) -> None:
+        """Disguising a plain payload (subclasses, tuples) never changes what it
+        proves, only which path reads it."""
+        try:
+            plain = policy.evaluate(payload, now=NOW)
+        except AmrParseError as exc:
+            with pytest.raises(AmrParseError, match=re.escape(str(exc)[:40])):
+                policy.evaluate(_disguised(payload), now=NOW)  # type: ignore[arg-type]
+            return
+        if isinstance(payload, dict):
+            disguised = policy.evaluate(_disguised(payload), now=NOW)  # type: ignore[arg-type]
+            assert (plain.style, plain.aal, plain.amr_aal, plain.auth_time) == (
+                disguised.style,
+                disguised.aal,
+                disguised.amr_aal,
+                disguised.auth_time,
+            )
+            assert [(m.method, m.timestamp, m.provider) for m in plain.methods] == [
+                (str.__str__(m.method), m.timestamp, m.provider)
+                for m in disguised.methods
+            ]
+
+
+def _claim(method: str, ago: int) -> AMRClaim:
+    when = datetime.fromtimestamp(NOW - ago, UTC)
+    return AMRClaim(uuid.uuid4(), SID, method, when, when)
+
+
+SID = uuid.UUID("7d8e9f00-1a2b-4c3d-8e4f-5a6b7c8d9e0f")
+
+
+class TestOidcShape:
+    """The tries that opened issue 10, answered: the RFC 8176 shape issues and
+    verifies end to end, and reads tokens other OIDC servers issue."""
+
+    def test_nist_password_and_totp_token_passes_its_own_aal2(self) -> None:
+        """Under nist(), password + TOTP issues an RFC-style aal2 token that the
+        same policy's require(aal="aal2") accepts."""
+        session = [_claim("password", 600), _claim("totp", 120)]
+        token = NIST.token_claims(SID, session, style="rfc8176", now=NOW)
+        assert {
+            "aal": "aal2",
+            "amr": ["otp", "pwd", "mfa"],
+            "session_id": str(SID),
+            "acr": "aal2",
+            "auth_time": NOW - 120,
+        } == token
+        assert AAL.AAL2 == NIST.require(token, aal="aal2", now=NOW).effective_aal
+
+    def test_rfc_style_token_meets_max_age(self) -> None:
+        """The RFC style writes auth_time, so require(max_age=...) can pass."""
+        session = [_claim("password", 600), _claim("totp", 120)]
+        for policy in (SUPABASE, NIST):
+            token = policy.token_claims(SID, session, style="rfc8176", now=NOW)
+            policy.require(token, max_age=120, now=NOW)
+            assert "the last was 120 s ago" in step_up(policy, token, max_age=119)
+
+    def test_a_standard_oidc_token_is_read_by_its_acr(self) -> None:
+        """An RFC 9068 access token (acr, string amr, auth_time, no aal) meets level
+        requirements through the policy's acr mapping, under both presets."""
+        token = {
+            "sub": "user",
+            "acr": "aal2",
+            "amr": ["pwd", "otp", "mfa"],
+            "auth_time": NOW - 60,
+        }
+        for policy in (SUPABASE, NIST):
+            ev = policy.require(token, aal="aal2", max_age=300, now=NOW)
+            assert (AAL.AAL2, "aal2") == (ev.aal, ev.acr)
+            step_up(policy, token, aal="aal3")
+
+    def test_an_acr_the_mapping_does_not_know_claims_nothing(self) -> None:
+        """An unknown acr never names a level, however strong it sounds."""
+        token = {"acr": "urn:example:highest", "amr": ["pwd", "otp", "mfa"]}
+        assert None is SUPABASE.evaluate(token, now=NOW).aal
+        assert "claims no level" in step_up(SUPABASE, token, aal="aal1")
+
+    def test_aal_wins_over_acr(self) -> None:
+        """A token with both is read by its aal."""
+        token = {"aal": "aal1", "acr": "aal2", "amr": ["pwd", "otp", "mfa"]}
+        assert AAL.AAL1 == SUPABASE.evaluate(token, now=NOW).aal
+        assert "the token is aal1" in step_up(SUPABASE, token, aal="aal2")
+
+    def test_custom_acr_names_are_read_back(self) -> None:
+        """A policy's own acr names are what its RFC-style tokens say and what it
+        reads back."""
+        policy = attrs.evolve(
+            NIST,
+            acr_values={"aal1": "urn:loa:1", "aal2": "urn:loa:2", "aal3": "urn:loa:3"},
+        )
+        session = [_claim("password", 60), _claim("totp", 30)]
+        token = policy.token_claims(SID, session, style="rfc8176", now=NOW)
+        assert "urn:loa:2" == token["acr"]
+        del token["aal"]
+        assert AAL.AAL2 == policy.require(token, aal="aal2", now=NOW).aal
+
+    def test_names_another_writer_stored_do_not_break_a_token(self) -> None:
+        """Supabase's own token with another writer's TOTP and sso:okta is read;
+        those entries count for nothing and raise no level."""
+        token = {
+            "aal": "aal2",
+            "amr": [
+                {"method": "TOTP", "timestamp": NOW - 10},
+                {"method": "sso:okta", "timestamp": NOW - 20, "provider": ""},
+                {"method": "password", "timestamp": NOW - 30},
+            ],
+        }
+        ev = SUPABASE.evaluate(token, now=NOW)
+        assert ["TOTP", "sso:okta", "password"] == [m.method for m in ev.methods]
+        assert AAL.AAL1 == ev.amr_aal
+        assert "amr supports only aal1" in step_up(SUPABASE, token, aal="aal2")
+        SUPABASE.require(token, methods={"password"}, max_age=30, now=NOW)
+        assert "the last was 30 s ago" in step_up(SUPABASE, token, max_age=29)
+        with pytest.raises(AmrParseError, match="'TOTP' is not"):
+            Policy.supabase(strict=True).evaluate(token, now=NOW)
+
+    def test_empty_provider_is_left_out(self) -> None:
+        """A provider of "" (Supabase's identity sso:) is no provider: token_claims
+        leaves the key out rather than raising."""
+        session = [_claim("sso/saml", 10)]
+        token = SUPABASE.token_claims(SID, session, providers={"sso/saml": ""})
+        assert [{"method": "sso/saml", "timestamp": NOW - 10}] == token["amr"]
+
+    def test_one_token_one_verdict(self) -> None:
+        """A passkey alone under supabase() is aal1 and its RFC amr has no mfa;
+        password + sign-in otp under nist() is aal1 with no mfa, as password +
+        magic link is."""
+        passkey = SUPABASE.token_claims(
+            SID, [_claim("passkey", 5)], style="rfc8176", now=NOW
+        )
+        assert ("aal1", ["pop", "user"]) == (passkey["aal"], passkey["amr"])
+        for second, values in (("otp", ["otp", "pwd"]), ("magiclink", ["pwd"])):
+            session = [_claim("password", 10), _claim(second, 5)]
+            token = NIST.token_claims(SID, session, style="rfc8176", now=NOW)
+            assert ("aal1", values) == (token["aal"], token["amr"])
+
+
+class TestRequirement:
+    def test_a_requirement_is_an_immutable_value(self) -> None:
+        """policy.requirement gives a frozen, comparable, hashable value."""
+        need = NIST.requirement(aal="aal2", methods=["otp", "pop"], max_age=600)
+        assert need == NIST.requirement(
+            aal=AAL.AAL2, methods={"pop", "otp"}, max_age=600
+        )
+        assert frozenset({"otp", "pop"}) == need.methods
+        assert AAL.AAL2 is need.aal
+        assert 60.0 == need.skew
+        assert hash(need) == hash(
+            NIST.requirement(aal="aal2", methods=("otp", "pop"), max_age=600)
+        )
+        with pytest.raises(attrs.exceptions.FrozenInstanceError):
+            need.aal = AAL.AAL1  # type: ignore[misc]
+
+    @pytest.mark.parametrize(
+        "bad",
+        [
+            {"aal": "AAL2"},
+            {"methods": "otp"},
+            {"methods": []},
+            {"methods": ["TOTP"]},
+            {"methods": 5},
+            {"max_age": -1},
+            {"max_age": 1.5},
+            {"skew": -1},
+            {"skew": float("nan")},
+            {"phishing_resistant": "yes"},
+        ],
+    )
+    def test_a_bad_argument_fails_where_the_requirement_is_built(
+        self, bad: dict[str, Any]
+    ) -> None:
+        """A wrong argument fails at policy.requirement(...), not at a request."""
+        with pytest.raises(InvalidInputError):
+            SUPABASE.requirement(**bad)
+
+    def test_check_returns_the_evaluation(self) -> None:
+        """check returns the token's Evaluation when every requirement holds."""
+        need = SUPABASE.requirement(aal="aal2", max_age=600)
+        payload = token(("password", 900), ("totp", 300))
+        ev = need.check(payload, now=NOW)
+        assert SUPABASE.evaluate(payload, now=NOW) == ev
+        assert ev == SUPABASE.require(payload, aal="aal2", max_age=600, now=NOW)
+
+    def test_check_raises_the_challenge_it_describes(self) -> None:
+        """A refusal carries the requirement's acr_values and max_age; its
+        challenge says what the requirement needs."""
+        need = SUPABASE.requirement(aal="aal2", max_age=600)
+        with pytest.raises(StepUpRequired) as info:
+            need.check(token(("password", 900)), now=NOW)
+        assert ("aal2", "aal3") == info.value.acr_values == need.challenge.acr_values
+        assert 600 == info.value.max_age == need.challenge.max_age
+        assert need.challenge.description == (
+            "This request needs aal2; this request needs an authentication in the "
+            "last 600 s"
+        )
+        assert need.challenge == StepUpChallenge.parse(
+            need.challenge.www_authenticate()
+        )
+
+    def test_the_requirement_skew_defaults_to_the_policy(self) -> None:
+        """Without skew, a requirement takes its policy's."""
+        assert 5.0 == attrs.evolve(NIST, skew=5).requirement(max_age=1).skew
+
+
+class TestPhishingResistance:
+    HARDWARE_KEY = MethodSpec(
+        "fido2/hardware", Factor.POSSESSION, ("hwk",), hardware_bound=True
+    )
+
+    def test_webauthn_and_passkeys_are_phishing_resistant(self) -> None:
+        """A WebAuthn or passkey entry meets phishing_resistant=True; TOTP does not,
+        and the challenge asks for phr or phrh."""
+        need = SUPABASE.requirement(phishing_resistant=True)
+        for method in ("mfa/webauthn", "passkey"):
+            need.check(token(("password", 60), (method, 30)), now=NOW)
+        with pytest.raises(StepUpRequired) as info:
+            need.check(token(("password", 60), ("totp", 30)), now=NOW)
+        assert ("phr", "phrh") == info.value.acr_values
+        assert "needs a phishing-resistant sign-in" in info.value.description
+
+    def test_hardware_needs_a_hardware_bound_key(self) -> None:
+        """phishing_resistant="hardware" needs a hardware-bound method: WebAuthn of
+        unknown hardware does not do, an attested key does; it asks for phrh."""
+        policy = SUPABASE.with_method(self.HARDWARE_KEY)
+        need = policy.requirement(phishing_resistant="hardware")
+        with pytest.raises(StepUpRequired) as info:
+            need.check(token(("mfa/webauthn", 30)), now=NOW)
+        assert ("phrh",) == info.value.acr_values
+        need.check(token(("fido2/hardware", 30)), now=NOW)
+
+    def test_the_eap_acr_values_say_it(self) -> None:
+        """A token whose acr is phr (or phrh) meets the requirement in any shape;
+        RFC 8176 strings alone cannot say it."""
+        need = SUPABASE.requirement(phishing_resistant=True)
+        need.check({"acr": "phr", "amr": ["pwd"]}, now=NOW)
+        need.check({"acr": "phrh"}, now=NOW)
+        with pytest.raises(StepUpRequired):
+            need.check({"aal": "aal2", "amr": ["pop", "hwk", "mfa"]}, now=NOW)
+        hardware = SUPABASE.requirement(phishing_resistant="hardware")
+        hardware.check({"acr": "phrh"}, now=NOW)
+        with pytest.raises(StepUpRequired):
+            hardware.check({"acr": "phr"}, now=NOW)
 
 
 class TestRoundTrips:
@@ -702,9 +1054,14 @@ class TestRequireLevel:
         SUPABASE.require(payload, aal=AAL.AAL1, now=NOW)
 
     def test_aal_missing_fails_closed(self) -> None:
-        """A token without aal fails any level requirement, even aal1."""
+        """A token with neither aal nor an acr the policy maps fails any level
+        requirement, even aal1, naming both claims."""
         payload = token(("password", 60), ("totp", 30), aal=None)
-        assert "claims no aal" in step_up(SUPABASE, payload, aal="aal1")
+        assert "claims no level (no aal, and no acr" in step_up(
+            SUPABASE, payload, aal="aal1"
+        )
+        unknown_acr = {**payload, "acr": "urn:example:gold"}
+        assert "claims no level" in step_up(SUPABASE, unknown_acr, aal="aal1")
 
     def test_lower_aal(self) -> None:
         """A token claiming a lower level fails."""
@@ -883,23 +1240,33 @@ class TestRequireMaxAge:
 
 
 class TestRequireClock:
-    def test_future_timestamp_fails_closed(self) -> None:
-        """A timestamp more than skew seconds ahead fails every requirement."""
-        payload = token(("password", -61), ("totp", 10))
-        description = step_up(SUPABASE, payload, aal="aal2")
-        assert "61 s in the future, more than the 60 s" in description
-        step_up(SUPABASE, payload, methods={"otp"})
+    def test_future_timestamp_proves_no_freshness(self) -> None:
+        """A timestamp more than skew seconds ahead proves nothing about time: it
+        meets no max_age and counts toward no windowed level."""
+        payload = token(("password", 10), ("totp", -61))
+        description = step_up(SUPABASE, payload, max_age=300, methods={"totp"})
+        assert "61 s in the future, beyond the 60 s of clock skew" in description
+        assert "needs aal2" in step_up(NIST, payload, aal="aal2")
+        NIST.require(payload, aal="aal1", max_age=300, now=NOW)  # the password
+
+    def test_future_timestamp_counts_without_windows(self) -> None:
+        """Under the Supabase rule, which has no windows, the method of a future
+        entry still counts, as the issuing side counts it."""
+        payload = token(("password", 10), ("totp", -61))
+        SUPABASE.require(payload, aal="aal2", methods={"otp"}, now=NOW)
 
     def test_within_skew(self) -> None:
         """A timestamp up to skew seconds ahead is clock drift, not a failure."""
         payload = token(("password", -60), ("totp", -60))
-        SUPABASE.require(payload, aal="aal2", max_age=0, now=NOW)
-        step_up(SUPABASE, payload, aal="aal2", skew=59)
+        NIST.require(payload, aal="aal2", max_age=0, now=NOW)
+        step_up(NIST, payload, aal="aal2", skew=59)
+        step_up(NIST, payload, max_age=0, skew=59)
 
     def test_future_auth_time(self) -> None:
-        """An auth_time beyond skew fails too."""
+        """An auth_time beyond skew proves no freshness either."""
         payload = {"aal": "aal2", "amr": ["pwd", "otp"], "auth_time": NOW + 3600}
-        assert "3600 s in the future" in step_up(SUPABASE, payload, aal="aal2")
+        assert "3600 s in the future" in step_up(SUPABASE, payload, max_age=60)
+        assert "needs aal2" in step_up(NIST, payload, aal="aal2")
 
     def test_no_requirement_no_check(self) -> None:
         """With nothing required, require only checks the token reads."""

@@ -12,6 +12,7 @@ import attrs
 
 from mfa_amr._errors import InvalidClaimError, InvalidInputError
 from mfa_amr._grammar import (
+    provider_or_none,
     provider_problem,
     timestamp_problem,
     to_utc,
@@ -23,10 +24,10 @@ __all__ = [
     "AMRClaim",
     "AMREntry",
     "AmrStyle",
-    "check_provider",
     "check_timestamp",
     "claim_from_row",
     "entry_from_claim",
+    "to_provider",
     "to_style",
 ]
 
@@ -148,15 +149,17 @@ def check_timestamp(_i: object, _a: object, value: int) -> None:
         raise InvalidClaimError(f"timestamp: {problem}")
 
 
-def check_provider(_i: object, _a: object, value: str | None) -> None:
-    """The attrs validator of an entry's ``provider``.
+def to_provider(value: object) -> str | None:
+    """The attrs converter of an entry's ``provider``: a string, ``""`` and ``None``
+    meaning none (kept as ``None``).
 
     Raises:
-        InvalidClaimError: neither a non-empty string nor ``None``.
+        InvalidClaimError: neither a string nor ``None``.
     """
     problem = provider_problem(value)
     if problem is not None:
         raise InvalidClaimError(f"provider: {problem}")
+    return provider_or_none(value)  # type: ignore[arg-type]  # a str or None
 
 
 @attrs.frozen
@@ -167,13 +170,13 @@ class AMREntry:
     Raises:
         InvalidMethodError: the method breaks the name syntax.
         InvalidClaimError: the timestamp is not whole Unix seconds (an ``int``) from
-            0 to :data:`~mfa_amr.MAX_TIMESTAMP`, or the provider is neither a
-            non-empty string nor ``None``.
+            0 to :data:`~mfa_amr.MAX_TIMESTAMP`, or the provider is neither a string
+            nor ``None`` (``""`` means none, as in Supabase's tokens).
     """
 
     method: str = attrs.field(converter=validate_method)
     timestamp: int = attrs.field(validator=check_timestamp)
-    provider: str | None = attrs.field(default=None, validator=check_provider)
+    provider: str | None = attrs.field(default=None, converter=to_provider)
 
     def to_dict(self) -> dict[str, str | int]:
         """The JSON-ready object: ``method`` and ``timestamp``, and ``provider`` only

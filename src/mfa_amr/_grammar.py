@@ -24,6 +24,7 @@ __all__ = [
     "ACCEPTED_FORM",
     "ACR_VALUE",
     "DEFAULT_MAX_ENTRIES",
+    "DEFAULT_SKEW",
     "EPOCH",
     "MAX_TIMESTAMP",
     "METHOD_MAX_LENGTH",
@@ -34,6 +35,7 @@ __all__ = [
     "is_acr_value",
     "is_valid_method",
     "json_kind",
+    "provider_or_none",
     "provider_problem",
     "shown_number",
     "timestamp_problem",
@@ -121,6 +123,10 @@ MAX_TIMESTAMP: Final = 253_402_300_799
 DEFAULT_MAX_ENTRIES: Final = 64
 """How many entries :func:`~mfa_amr.parse_amr` reads at most, unless told."""
 
+DEFAULT_SKEW: Final = 60
+"""Seconds a time may lie in the future and still be trusted for freshness (clock
+drift between servers): the default of a policy, a requirement and a store."""
+
 
 def json_kind(value: object) -> str:
     """What a JSON value is, in JSON's words; never its (unbounded) contents."""
@@ -161,11 +167,17 @@ def timestamp_problem(value: object) -> str | None:
 
 
 def provider_problem(value: object) -> str | None:
-    """What keeps ``value`` from being an entry's provider (a non-empty string, or
-    ``None`` for none), in words; ``None`` if nothing does."""
-    if value is None or (isinstance(value, str) and value):
+    """What keeps ``value`` from being an entry's provider (a string; ``None`` or
+    ``""`` for none, as Supabase leaves the key out for an empty one), in words;
+    ``None`` if nothing does."""
+    if value is None or isinstance(value, str):
         return None
-    return f"expected a non-empty string, got {json_kind(value)}"
+    return f"expected a string, got {json_kind(value)}"
+
+
+def provider_or_none(value: str | None) -> str | None:
+    """A provider as an entry keeps it: ``None`` for none, ``""`` included."""
+    return value or None
 
 
 # -- ids and times --------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Final
 
 import attrs
@@ -19,13 +19,14 @@ from mfa_amr import rfc8176
 from mfa_amr._claims import AMRClaim, AMREntry, AmrStyle, entry_from_claim
 from mfa_amr._errors import InvalidClaimError
 from mfa_amr._grammar import EPOCH, provider_problem, unix_seconds
-from mfa_amr._levels import AAL, LevelRule, PolicyTerms, level_of
-from mfa_amr._methods import MethodSpec, proves_mfa
+from mfa_amr._levels import AAL, PolicyTerms, level_of
+from mfa_amr._methods import evidence
 
 __all__ = [
     "Assessment",
     "Latest",
     "assess",
+    "auth_time",
     "latest_per_method",
     "provider_of",
     "render",
@@ -36,6 +37,7 @@ __all__ = [
 # A module constant: reading an enum member off its class costs ~0.2 us on 3.11, a
 # measurable share of rendering a small session (benchmarks/render.py).
 _RFC8176: Final = AmrStyle.RFC8176
+_AAL1: Final = AAL.AAL1
 
 Latest = list[tuple[int, AMRClaim]]
 """One claim per method, as ``(whole Unix seconds of updated_at, claim)``, most
@@ -51,9 +53,14 @@ class Assessment:
         next_aal: the level it can reach (aal2 when the user has a verified factor
             and the session is below it), as Supabase clients compute ``nextLevel``.
         entries: one per method, most recent first, ties broken by method name.
-        amr_values: RFC 8176 values: unique, most recent first, derived ``mfa`` last.
-        auth_time: Unix seconds of the earliest claim's ``created_at``; ``None``
-            without claims.
+        amr_values: RFC 8176 values: unique, most recent first, derived ``mfa`` last
+            exactly when ``aal`` is aal2 or higher.
+        auth_time: when the end-user last authenticated, as OpenID Connect means it:
+            Unix seconds of the newest ``updated_at`` among the claims the policy
+            counts (methods of its catalog, not dated beyond its clock skew);
+            ``None`` without such a claim.
+        started_at: Unix seconds of the earliest ``created_at``: when the session
+            began; ``None`` without claims.
     """
 
     aal: AAL
@@ -61,6 +68,7 @@ class Assessment:
     entries: tuple[AMREntry, ...]
     amr_values: tuple[str, ...]
     auth_time: int | None
+    started_at: int | None = None
 
 
 def latest_per_method(
@@ -103,79 +111,86 @@ def latest_per_method(
 
 
 def provider_of(providers: Mapping[str, str], method: str) -> str | None:
-    """The provider id to show in ``method``'s entry.
+    """The provider id to show in ``method``'s entry; ``""`` means none, as in
+    Supabase's tokens.
 
     Raises:
-        InvalidClaimError: the one given is neither a non-empty string nor ``None``.
+        InvalidClaimError: the one given is neither a string nor ``None``.
     """
     provider = providers.get(method)
     problem = provider_problem(provider)
     if problem is not None:
         raise InvalidClaimError(f"provider of {method!r}: {problem}")
-    return provider
+    return provider or None
 
 
-def _counted(
-    terms: PolicyTerms,
-    latest: Latest,
-    now: datetime | None,
-    window: timedelta | None,
-) -> list[MethodSpec]:
-    """Specs of the known claims still fresh within ``window`` at ``now``."""
+def _seconds(window: timedelta | None) -> float | None:
+    return None if window is None else window.total_seconds()
+
+
+def session_level(terms: PolicyTerms, latest: Latest, now: int | None) -> AAL:
+    """The level the policy gives the claims at ``now`` (whole Unix seconds;
+    ``None``: every claim fresh, for a policy without windows).
+
+    Both sides judge in whole seconds, as tokens carry them, and through the same
+    :func:`~mfa_amr._methods.evidence`, so a token reads back exactly as its
+    claims were judged.
+    """
     methods = terms.methods
-    specs = []
-    for _, c in latest:
-        spec = methods.get(c.authentication_method)
-        if spec is None:
-            continue
-        if window is not None and now is not None and now - c.updated_at > window:
-            continue
-        specs.append(spec)
-    return specs
-
-
-def session_level(terms: PolicyTerms, latest: Latest, now: datetime | None) -> AAL:
-    """The level the policy gives the claims at ``now`` (``None``: every claim
-    fresh)."""
-    fresh2 = _counted(terms, latest, now, terms.aal2_max_age)
-    if terms.rule is LevelRule.SUPABASE:
-        return level_of(terms.rule, fresh2, [])
-    return level_of(
-        terms.rule, fresh2, _counted(terms, latest, now, terms.aal3_max_age)
+    timed = [
+        (ts, spec)
+        for ts, c in latest
+        if (spec := methods.get(c.authentication_method)) is not None
+    ]
+    proof = evidence(
+        timed,
+        now,
+        _seconds(terms.aal2_max_age),
+        _seconds(terms.aal3_max_age),
+        terms.skew.total_seconds(),
     )
+    return level_of(terms.rule, proof)
 
 
-def rfc_values(terms: PolicyTerms, latest: Latest, now: datetime | None) -> list[str]:
-    """The RFC 8176 values of the claims: unique, most recent first, ``mfa`` last
-    when the counted claims prove it."""
+def rfc_values(terms: PolicyTerms, latest: Latest, level: AAL) -> list[str]:
+    """The RFC 8176 values of the claims: unique, most recent first, and ``mfa``
+    last exactly when ``level`` (the level written beside them) is aal2 or higher,
+    so that one token never says two things."""
     methods = terms.methods
     seen: dict[str, None] = {}
-    known: list[MethodSpec] = []
     for _, c in latest:
         spec = methods.get(c.authentication_method)
         if spec is not None:
-            known.append(spec)
             for value in spec.rfc8176:
                 seen.setdefault(value)
-    # without a window (or a `now`) every known claim counts: no second pass
-    if terms.aal2_max_age is not None and now is not None:
-        known = _counted(terms, latest, now, terms.aal2_max_age)
-    if proves_mfa(known):
+    if level is not _AAL1:
         seen.setdefault(rfc8176.MFA)
     return list(seen)
+
+
+def auth_time(terms: PolicyTerms, latest: Latest, now: int | None) -> int | None:
+    """When the end-user last authenticated (OpenID Connect's ``auth_time``): the
+    newest whole seconds among the catalog's claims not dated beyond the skew of
+    ``now``; ``None`` without one."""
+    methods = terms.methods
+    limit = None if now is None else now + terms.skew.total_seconds()
+    for ts, c in latest:  # newest first
+        if c.authentication_method in methods and (limit is None or ts <= limit):
+            return ts
+    return None
 
 
 def render(
     terms: PolicyTerms,
     latest: Latest,
     style: AmrStyle,
-    now: datetime | None,
+    level: AAL,
     providers: Mapping[str, str],
 ) -> list[dict[str, str | int]] | list[str]:
     """The JSON-ready ``amr`` of the claims in ``style`` (already an
-    :class:`~mfa_amr.AmrStyle`)."""
+    :class:`~mfa_amr.AmrStyle`), beside ``level``."""
     if style is _RFC8176:
-        return rfc_values(terms, latest, now)
+        return rfc_values(terms, latest, level)
     out: list[dict[str, str | int]] = []
     for ts, c in latest:
         entry: dict[str, str | int] = {
@@ -192,13 +207,14 @@ def render(
 def assess(
     terms: PolicyTerms,
     claims: tuple[AMRClaim, ...],
-    at: datetime,
+    now: int,
     has_factors: bool,
     providers: Mapping[str, str],
 ) -> Assessment:
-    """The :class:`Assessment` of one session's claims at ``at``."""
+    """The :class:`Assessment` of one session's claims at ``now`` (whole Unix
+    seconds)."""
     latest = latest_per_method(claims, None)
-    aal = session_level(terms, latest, at)
+    aal = session_level(terms, latest, now)
     next_aal = max(aal, AAL.AAL2) if has_factors else aal
     # Entries are built as render() builds its dicts: a claim's name is as valid as
     # the claim (a store returns another system's rows as they are), and one set of
@@ -213,6 +229,7 @@ def assess(
         aal=aal,
         next_aal=next_aal,
         entries=entries,
-        amr_values=tuple(rfc_values(terms, latest, at)),
-        auth_time=unix_seconds(min(c.created_at for c in claims)) if latest else None,
+        amr_values=tuple(rfc_values(terms, latest, aal)),
+        auth_time=auth_time(terms, latest, now),
+        started_at=unix_seconds(min(c.created_at for c in claims)) if latest else None,
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import enum
 from collections.abc import Iterable, Mapping
 from types import MappingProxyType
-from typing import Final
+from typing import Final, TypeAlias
 
 import attrs
 
@@ -20,9 +20,10 @@ __all__ = [
     "DEFAULT_CATALOG",
     "REGISTRY_SPECS",
     "AuthenticationMethod",
+    "Evidence",
     "Factor",
     "MethodSpec",
-    "proves_mfa",
+    "evidence",
 ]
 
 
@@ -73,6 +74,7 @@ COUNTED_FACTORS: Final = frozenset(
 
 
 _FACTOR_BIT: Final = {Factor.KNOWLEDGE: 1, Factor.POSSESSION: 2, Factor.INHERENCE: 4}
+_HARDWARE_VALUES: Final = frozenset({rfc8176.HWK, rfc8176.SC})
 
 
 def _to_factors(value: Iterable[Factor | str]) -> frozenset[Factor]:
@@ -120,7 +122,11 @@ class MethodSpec:
         multi_factor: one authenticator that proves two factor kinds by itself (a
             user-verified passkey): aal2 on its own under the NIST rule.
         hardware_bound: a hardware-bound, phishing-resistant key: with a second factor
-            it reaches aal3 under the NIST rule.
+            it reaches aal3 under the NIST rule. Its ``rfc8176`` values must say so
+            with ``hwk`` or ``sc``, so that an RFC-style token can prove aal3.
+        phishing_resistant: verifier-impersonation resistant (WebAuthn, passkeys):
+            what a requirement with ``phishing_resistant=True`` asks for. Default:
+            ``hardware_bound``, which implies it.
         recordable: whether a store may record it (``token_refresh`` may not).
         description: a sentence for people.
     """
@@ -131,6 +137,10 @@ class MethodSpec:
     supabase_aal2: bool = attrs.field(default=False, kw_only=True)
     multi_factor: bool = attrs.field(default=False, kw_only=True)
     hardware_bound: bool = attrs.field(default=False, kw_only=True)
+    phishing_resistant: bool = attrs.field(
+        default=attrs.Factory(lambda self: self.hardware_bound, takes_self=True),
+        kw_only=True,
+    )
     recordable: bool = attrs.field(default=True, kw_only=True)
     description: str = attrs.field(default="", kw_only=True)
     # The counted factor kinds as bits, derived: the render path combines them per
@@ -152,6 +162,17 @@ class MethodSpec:
             raise InvalidMethodError(
                 f"{self.name!r}: a hardware-bound method must prove possession"
             )
+        if self.hardware_bound and not self.phishing_resistant:
+            raise InvalidMethodError(
+                f"{self.name!r}: a hardware-bound method is phishing-resistant by "
+                "definition; leave phishing_resistant out or set it to True"
+            )
+        if self.hardware_bound and not _HARDWARE_VALUES.intersection(self.rfc8176):
+            raise InvalidMethodError(
+                f"{self.name!r}: a hardware-bound method must list 'hwk' or 'sc' among "
+                "its rfc8176 values, or an RFC 8176 token could not show the aal3 it "
+                "reaches"
+            )
 
     @property
     def counted_factors(self) -> frozenset[Factor]:
@@ -164,8 +185,13 @@ _M = AuthenticationMethod
 
 DEFAULT_CATALOG: Final[tuple[MethodSpec, ...]] = (
     MethodSpec(_M.PASSWORD, _K, ("pwd",), description="password sign-in"),
+    # Its channel is unknown and may be email, which SP 800-63B does not accept as
+    # an authenticator: like a magic link, it proves the mailbox (or the number).
     MethodSpec(
-        _M.OTP, _P, ("otp",), description="one-time code sent to email or phone"
+        _M.OTP,
+        Factor.EMAIL,
+        ("otp",),
+        description="one-time code sent at sign-in to the account's email or phone",
     ),
     MethodSpec(_M.OAUTH, Factor.FEDERATED, description="social / OAuth sign-in"),
     MethodSpec(
@@ -183,6 +209,7 @@ DEFAULT_CATALOG: Final[tuple[MethodSpec, ...]] = (
         _P,
         ("pop",),
         supabase_aal2=True,
+        phishing_resistant=True,
         description="WebAuthn factor verified; not known to be hardware-bound",
     ),
     MethodSpec(
@@ -190,6 +217,7 @@ DEFAULT_CATALOG: Final[tuple[MethodSpec, ...]] = (
         (_P, _I),
         ("pop", "user"),
         multi_factor=True,
+        phishing_resistant=True,
         description="user-verified passkey sign-in: a multi-factor authenticator",
     ),
     MethodSpec(
@@ -219,15 +247,53 @@ DEFAULT_CATALOG: Final[tuple[MethodSpec, ...]] = (
 """The default catalog: one spec for each of the 17 Supabase method names."""
 
 
-def proves_mfa(specs: Iterable[MethodSpec]) -> bool:
-    """Two distinct counted factor kinds among ``specs``, or one multi-factor
-    method."""
-    bits = 0
-    for spec in specs:
-        if spec.multi_factor:
-            return True
-        bits |= spec._factor_bits
-    return bits & (bits - 1) != 0  # more than one bit set
+Evidence: TypeAlias = tuple[bool, bool, bool, bool]
+"""What timed specs prove for the level rule: (a Supabase aal2 method counts for
+aal2, multi-factor is proven by what counts for aal2, multi-factor is proven by what
+counts for aal3, a hardware-bound method counts for aal3)."""
+
+
+def evidence(
+    timed: Iterable[tuple[int | None, MethodSpec]],
+    now: int | None,
+    window2: float | None,
+    window3: float | None,
+    skew: float,
+) -> Evidence:
+    """What ``(whole seconds of last use, spec)`` pairs prove at ``now``, in one
+    pass: the issuing and the verifying side both judge through it.
+
+    A spec counts for a level whose window is ``None`` whatever its time; within a
+    window, when it is at most that many seconds old and not dated more than
+    ``skew`` in the future (a clock that far ahead proves no freshness), and never
+    without a time. Without ``now``, every spec counts.
+    """
+    supabase2 = multi2 = multi3 = hardware3 = False
+    bits2 = bits3 = 0
+    for at, spec in timed:
+        if (
+            window2 is None
+            or now is None
+            or (at is not None and -skew <= now - at <= window2)
+        ):
+            supabase2 = supabase2 or spec.supabase_aal2
+            multi2 = multi2 or spec.multi_factor
+            bits2 |= spec._factor_bits
+        if (
+            window3 is None
+            or now is None
+            or (at is not None and -skew <= now - at <= window3)
+        ):
+            multi3 = multi3 or spec.multi_factor
+            hardware3 = hardware3 or spec.hardware_bound
+            bits3 |= spec._factor_bits
+    # more than one bit set: two distinct counted factor kinds
+    return (
+        supabase2,
+        multi2 or bits2 & (bits2 - 1) != 0,
+        multi3 or bits3 & (bits3 - 1) != 0,
+        hardware3,
+    )
 
 
 _REGISTRY_FACTORS: Final[Mapping[str, Factor]] = MappingProxyType(
@@ -258,7 +324,8 @@ REGISTRY_SPECS: Final[Mapping[str, MethodSpec]] = MappingProxyType(
             value: MethodSpec(
                 value,
                 factor,
-                hardware_bound=value in (rfc8176.HWK, rfc8176.SC),
+                (value,),
+                hardware_bound=value in _HARDWARE_VALUES,
                 description=rfc8176.REGISTRY[value],
             )
             for value, factor in _REGISTRY_FACTORS.items()

@@ -8,6 +8,7 @@ verifying ones (``mfa_amr._verify``), which read the policy's terms.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections.abc import Collection, Iterable, Mapping
 from datetime import datetime, timedelta
@@ -18,17 +19,25 @@ import attrs
 
 from mfa_amr._claims import AMRClaim, AmrStyle, to_style
 from mfa_amr._errors import InvalidInputError, UnrecordableMethodError
-from mfa_amr._grammar import is_acr_value, to_now, to_uuid, validate_method
+from mfa_amr._grammar import (
+    DEFAULT_SKEW,
+    is_acr_value,
+    to_now,
+    to_uuid,
+    unix_seconds,
+    validate_method,
+)
 from mfa_amr._issue import (
     Assessment,
     assess,
+    auth_time,
     latest_per_method,
     render,
     session_level,
 )
 from mfa_amr._levels import AAL, LevelRule
 from mfa_amr._methods import DEFAULT_CATALOG, AuthenticationMethod, MethodSpec
-from mfa_amr._verify import Evaluation, evaluate, require
+from mfa_amr._verify import Evaluation, Requirement, evaluate
 
 __all__ = ["Policy"]
 
@@ -45,6 +54,18 @@ def _to_catalog(
             )
         catalog[spec.name] = spec
     return MappingProxyType(catalog)
+
+
+def _to_skew(value: timedelta | float) -> timedelta:
+    skew: object = value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        # NaN and infinity name no duration: refused below
+        skew = timedelta(seconds=value) if 0 <= value < float("inf") else None
+    if not isinstance(skew, timedelta) or skew < timedelta(0):
+        raise InvalidInputError(
+            f"skew must be a non-negative timedelta or seconds, got {value!r}"
+        )
+    return skew
 
 
 def _to_window(value: timedelta | float | None) -> timedelta | None:
@@ -99,7 +120,11 @@ class Policy:
         aal2_max_age: a claim counts toward aal2 only this long after its
             ``updated_at``; ``None``: forever.
         aal3_max_age: the same for aal3.
-        acr_values: the ``acr`` value that names each level in step-up challenges.
+        acr_values: the ``acr`` value that names each level: written in RFC-style
+            tokens, read from tokens without ``aal``, sent in step-up challenges.
+        skew: how far in the future a time may lie and still count for a freshness
+            window or a ``max_age`` (clock drift between servers; default 60 s).
+            Both sides judge by it: what the policy issues, it accepts.
     """
 
     rule: LevelRule = attrs.field(converter=LevelRule)
@@ -115,6 +140,9 @@ class Policy:
     )
     acr_values: Mapping[AAL, str] = attrs.field(
         default=_DEFAULT_ACR, converter=_to_acr, hash=False, kw_only=True
+    )
+    skew: timedelta = attrs.field(
+        default=timedelta(seconds=DEFAULT_SKEW), converter=_to_skew, kw_only=True
     )
 
     @classmethod
@@ -191,17 +219,72 @@ class Policy:
         self, payload: Mapping[str, object], *, now: datetime | float | None = None
     ) -> Evaluation:
         """What a decoded (already verified) token payload proves: its ``amr``
-        entries, the ``aal`` it claims, the level this policy computes from its
-        ``amr`` at ``now``, and its ``auth_time``.
+        entries, the level it claims (its ``aal``, or its ``acr`` through
+        :attr:`acr_values` when it has no ``aal``), the level this policy computes
+        from its ``amr`` at ``now``, and its ``auth_time``.
 
         The ``amr`` is read as :func:`~mfa_amr.parse_amr` reads it, strictly when
         the policy is strict.
 
         Raises:
-            AmrParseError: the payload is not an object, or its ``amr`` or
+            AmrParseError: the payload is not an object, or its ``amr``, ``acr`` or
                 ``auth_time`` is malformed.
         """
         return evaluate(self, payload, now=now)
+
+    def requirement(
+        self,
+        *,
+        aal: AAL | str | None = None,
+        methods: Iterable[str] | None = None,
+        max_age: int | None = None,
+        phishing_resistant: bool | Literal["hardware"] = False,
+        skew: float | None = None,
+    ) -> Requirement:
+        """What a request needs, as a value checked once: build it where the route
+        is defined, and a wrong argument fails at import time, not at the first
+        request. ``requirement.check(payload)`` judges a token.
+
+        Args:
+            aal: the least level: met by the lower of the level the token claims
+                (``aal``, or ``acr`` through this policy's mapping) and the level
+                this policy computes from its ``amr``; never met by a token that
+                claims no level.
+            methods: names any one of which will do, catalog names or RFC 8176
+                values: a token's method meets it by its own name or by a value
+                the catalog maps it to (``{"otp"}`` takes ``totp``; ``{"totp"}``
+                does not take a sign-in ``otp`` in the Supabase shape; in the RFC
+                8176 shape, where only values are written, ``{"totp"}`` is met by
+                ``otp``).
+            max_age: the most seconds since the newest authentication the token
+                shows by a method that meets ``methods`` (by a catalog method,
+                without ``methods``); string entries are as old as ``auth_time``.
+            phishing_resistant: ``True`` to need a phishing-resistant method
+                (WebAuthn, a passkey; the challenge asks for ``acr_values="phr
+                phrh"``), ``"hardware"`` for a hardware-bound one (``phrh``).
+            skew: seconds a time may lie in the future and still prove freshness;
+                default: the policy's :attr:`skew`.
+
+        Raises:
+            InvalidInputError: an argument is invalid (``InvalidAALError`` for
+                ``aal``, ``InvalidMethodError`` for a name in ``methods``).
+        """
+        if skew is None:
+            return Requirement(
+                self,
+                aal=aal,
+                methods=methods,
+                max_age=max_age,
+                phishing_resistant=phishing_resistant,
+            )
+        return Requirement(
+            self,
+            aal=aal,
+            methods=methods,
+            max_age=max_age,
+            phishing_resistant=phishing_resistant,
+            skew=skew,
+        )
 
     def require(
         self,
@@ -210,44 +293,39 @@ class Policy:
         aal: AAL | str | None = None,
         methods: Iterable[str] | None = None,
         max_age: int | None = None,
+        phishing_resistant: bool | Literal["hardware"] = False,
         now: datetime | float | None = None,
-        skew: float = 60,
-    ) -> None:
-        """Return ``None`` if a decoded token payload meets every requirement
-        given; otherwise raise :class:`~mfa_amr.StepUpRequired`.
+        skew: float | None = None,
+    ) -> Evaluation:
+        """Check a decoded token payload against what a request needs and return
+        its :class:`~mfa_amr.Evaluation`; raise
+        :class:`~mfa_amr.StepUpRequired` when a requirement is not met.
 
-        Args:
-            payload: the decoded, already verified token payload.
-            aal: the least level: met by the lower of the token's ``aal`` claim and
-                the level this policy computes from its ``amr``; never met without
-                an ``aal`` claim.
-            methods: names any one of which will do, catalog names or RFC 8176
-                values: a token's method meets it by its own name or by a value
-                the catalog maps it to (``{"otp"}`` takes ``totp``; ``{"totp"}``
-                does not take a sign-in ``otp``).
-            max_age: the most seconds since the newest use of a method that meets
-                ``methods`` (of any method, without ``methods``); entries without
-                a timestamp use ``auth_time``; with neither, it is not met.
-            now: the instant of the check: an aware datetime or Unix seconds.
-            skew: seconds a timestamp may lie in the future; beyond it, no
-                requirement is met.
+        A shortcut for ``policy.requirement(...).check(payload, now=now)``: the
+        arguments are those of :meth:`requirement`, checked on every call; a route
+        checked on every request builds its :class:`~mfa_amr.Requirement` once.
 
         Raises:
-            StepUpRequired: a requirement is not met; ``acr_values`` names the
-                demanded level and those above it, in this policy's ``acr``
-                values.
+            StepUpRequired: a requirement is not met; the description names each,
+                and ``acr_values`` what would do (the demanded level and those
+                above it, in this policy's ``acr`` values; ``phr``/``phrh`` for
+                phishing resistance).
             AmrParseError: the payload or its ``amr`` is malformed.
             InvalidInputError: an argument is invalid.
         """
-        require(
-            self,
-            payload,
-            aal=aal,
-            methods=methods,
-            max_age=max_age,
-            now=now,
-            skew=skew,
-        )
+        try:
+            need = _requirement(
+                self, aal, _methods_key(methods), max_age, phishing_resistant, skew
+            )
+        except TypeError:  # an argument that cannot be a key: let the checks say it
+            need = self.requirement(
+                aal=aal,
+                methods=methods,
+                max_age=max_age,
+                phishing_resistant=phishing_resistant,
+                skew=skew,
+            )
+        return need.check(payload, now=now)
 
     # -- assessment ---------------------------------------------------------------
 
@@ -264,17 +342,22 @@ class Policy:
         Args:
             claims: the session's claims, in any order.
             now: the instant of the assessment: an aware datetime or Unix seconds;
-                the current time when left out.
+                the current time when left out. Judged in whole seconds, as tokens
+                carry times.
             verified_factors: the user's verified MFA factors (anything: only their
                 presence matters), for ``next_aal``.
             providers: the provider id to show in a method's entry, by method
-                (e.g. ``{"sso/saml": "<sso provider id>"}``).
+                (e.g. ``{"sso/saml": "<sso provider id>"}``; ``""`` shows none).
 
         Raises:
             InvalidClaimError: the claims belong to more than one session.
         """
         return assess(
-            self, tuple(claims), to_now(now), bool(verified_factors), providers
+            self,
+            tuple(claims),
+            unix_seconds(to_now(now)),
+            bool(verified_factors),
+            providers,
         )
 
     @overload
@@ -320,8 +403,8 @@ class Policy:
         ``AmrStyle.SUPABASE`` (or ``"supabase"``) gives Supabase's objects, most
         recent first, ties by method name, unknown methods listed unchanged;
         ``AmrStyle.RFC8176`` (or ``"rfc8176"``) gives registered strings only,
-        ``mfa`` last when the counted claims prove two factor kinds. ``now`` matters
-        only to a policy with freshness windows.
+        and ``mfa`` last exactly when the session's level is aal2 or higher. ``now``
+        matters only to a policy with freshness windows.
 
         Raises:
             InvalidClaimError: the claims belong to more than one session.
@@ -329,7 +412,9 @@ class Policy:
         """
         shape = to_style(style)
         latest = latest_per_method(claims, None)
-        return render(self, latest, shape, self._resolve_now(now), providers)
+        at = self._now_seconds(now, needed=False)
+        level = session_level(self, latest, at)
+        return render(self, latest, shape, level, providers)
 
     def token_claims(
         self,
@@ -339,10 +424,17 @@ class Policy:
         style: AmrStyle | str = AmrStyle.SUPABASE,
         now: datetime | float | None = None,
         providers: Mapping[str, str] = _NO_PROVIDERS,
+        oidc_claims: bool = False,
     ) -> dict[str, object]:
-        """The ``aal``, ``amr`` and ``session_id`` claims to merge into a JWT payload.
+        """The claims to merge into a JWT payload.
 
-        ``amr`` is left out when the session has no claims, as Supabase does.
+        The Supabase style writes exactly Supabase's keys: ``aal``, ``amr`` (left
+        out when the session has no claims, as Supabase does) and ``session_id``.
+        The RFC 8176 style adds what OpenID Connect and RFC 9068 resource servers
+        read: ``acr`` (this policy's value for the level) and ``auth_time`` (when
+        the end-user last authenticated; see :attr:`Assessment.auth_time`; left out
+        without a counted claim). ``oidc_claims=True`` adds those two in the
+        Supabase style too.
 
         Raises:
             InvalidClaimError: ``session_id`` is not a UUID, or a claim belongs to
@@ -352,18 +444,61 @@ class Policy:
         shape = to_style(style)
         sid = to_uuid(session_id, "session_id")
         latest = latest_per_method(claims, sid)
-        at = self._resolve_now(now)
-        out: dict[str, object] = {"aal": session_level(self, latest, at).value}
+        oidc = oidc_claims or shape is AmrStyle.RFC8176
+        at = self._now_seconds(now, needed=oidc)
+        level = session_level(self, latest, at)
+        out: dict[str, object] = {"aal": level.value}
         if latest:
-            out["amr"] = render(self, latest, shape, at, providers)
+            out["amr"] = render(self, latest, shape, level, providers)
         out["session_id"] = str(sid)
+        if oidc:
+            out["acr"] = self.acr_values[level]
+            last = auth_time(self, latest, at)
+            if last is not None:
+                out["auth_time"] = last
         return out
 
     # -- internals ----------------------------------------------------------------
 
-    def _resolve_now(self, now: datetime | float | None) -> datetime | None:
-        """``now`` as a datetime when given or when freshness needs it; the clock is
-        not read for a policy without windows."""
-        if now is None and self.aal2_max_age is None and self.aal3_max_age is None:
+    def _now_seconds(self, now: datetime | float | None, *, needed: bool) -> int | None:
+        """``now`` in whole Unix seconds when given, needed, or when freshness needs
+        it; the clock is not read for a policy without windows."""
+        if (
+            now is None
+            and not needed
+            and self.aal2_max_age is None
+            and self.aal3_max_age is None
+        ):
             return None
-        return to_now(now)
+        return unix_seconds(to_now(now))
+
+
+def _methods_key(methods: Iterable[str] | None) -> object:
+    """``methods`` as a cache key: the same set in any collection is one key; a bare
+    string stays itself, so the requirement still refuses it."""
+    if methods is None or isinstance(methods, str):
+        return methods
+    if isinstance(methods, (set, frozenset, list, tuple)):
+        return frozenset(methods)
+    raise TypeError("not a key: read it once, uncached")  # an iterator, say
+
+
+@functools.lru_cache(maxsize=256)
+def _requirement(
+    policy: Policy,
+    aal: AAL | str | None,
+    methods: object,
+    max_age: int | None,
+    phishing_resistant: bool | Literal["hardware"],
+    skew: float | None,
+) -> Requirement:
+    """The requirement of :meth:`Policy.require`'s arguments, built once for each
+    policy and set of arguments: a requirement is a value, and building it (every
+    argument checked) would cost more than the check itself."""
+    return policy.requirement(
+        aal=aal,
+        methods=methods,  # type: ignore[arg-type]  # the key: None, a str or a frozenset
+        max_age=max_age,
+        phishing_resistant=phishing_resistant,
+        skew=skew,
+    )
