@@ -11,6 +11,7 @@ from __future__ import annotations
 __all__ = [
     "AmrParseError",
     "ChallengeParseError",
+    "HookRequestError",
     "InvalidAALError",
     "InvalidClaimError",
     "InvalidInputError",
@@ -20,6 +21,7 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "UnrecordableMethodError",
+    "WebhookSignatureError",
 ]
 
 
@@ -68,3 +70,14 @@ class SessionNotFoundError(StoreError, LookupError):
 class ChallengeParseError(MfaAmrError, ValueError):
     """A ``WWW-Authenticate`` value is not a well-formed RFC 9470 step-up challenge;
     the message says what and where."""
+
+
+class HookRequestError(MfaAmrError, ValueError):
+    """A request to the Supabase access token hook is not one (no ``claims`` object,
+    a claim Supabase requires missing): answered in Supabase's hook error shape."""
+
+
+class WebhookSignatureError(MfaAmrError, PermissionError):
+    """A webhook request's Standard Webhooks signature does not pass (a header
+    missing or malformed, a timestamp out of tolerance, no matching signature):
+    answered 401, and the request never reaches the policy."""

@@ -12,6 +12,7 @@ from mfa_amr._challenge import StepUpRequired
 from mfa_amr._errors import (
     AmrParseError,
     ChallengeParseError,
+    HookRequestError,
     InvalidAALError,
     InvalidClaimError,
     InvalidInputError,
@@ -21,11 +22,13 @@ from mfa_amr._errors import (
     StoreError,
     StoreUnavailableError,
     UnrecordableMethodError,
+    WebhookSignatureError,
 )
 
 __all__ = [
     "AmrParseError",
     "ChallengeParseError",
+    "HookRequestError",
     "InvalidAALError",
     "InvalidClaimError",
     "InvalidInputError",
@@ -36,4 +39,5 @@ __all__ = [
     "StoreError",
     "StoreUnavailableError",
     "UnrecordableMethodError",
+    "WebhookSignatureError",
 ]
