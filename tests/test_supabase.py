@@ -124,7 +124,45 @@ def answer(name: str, **options: Any) -> dict[str, Any]:
     return out
 
 
+# What each input becomes under each policy, in the RFC 8176 style: (aal, amr).
+EXPECTED_RFC = {
+    ("password sign-in", "supabase"): ("aal1", ["pwd"]),
+    ("password sign-in", "nist"): ("aal1", ["pwd"]),
+    ("refresh", "supabase"): ("aal2", ["otp", "pwd", "mfa"]),
+    ("refresh", "nist"): ("aal2", ["otp", "pwd", "mfa"]),
+    ("mfa verification", "supabase"): ("aal2", ["otp", "pwd", "mfa"]),
+    ("mfa verification", "nist"): ("aal2", ["otp", "pwd", "mfa"]),
+    ("sso with provider", "supabase"): ("aal1", []),
+    ("sso with provider", "nist"): ("aal1", []),
+    ("anonymous", "supabase"): ("aal1", []),
+    ("anonymous", "nist"): ("aal1", []),
+    ("a name outside the syntax", "supabase"): ("aal1", ["pwd"]),
+    ("a name outside the syntax", "nist"): ("aal1", ["pwd"]),
+    ("no amr", "supabase"): ("aal1", None),
+    ("no amr", "nist"): ("aal1", None),
+}
+PRESETS = {"supabase": Policy.supabase(), "nist": Policy.nist()}
+
+
 class TestTheHookAsAFunction:
+    @pytest.mark.parametrize(("name", "preset"), list(EXPECTED_RFC))
+    def test_each_input_under_each_policy(self, name: str, preset: str) -> None:
+        """Each request Supabase sends, signed, gets the level its amr proves under
+        the policy, in both styles: the Supabase style keeps the objects, the RFC
+        8176 style writes the strings, the served app answering as the function."""
+        aal, amr = EXPECTED_RFC[name, preset]
+        policy = PRESETS[preset]
+        body = json.dumps(INPUTS[name]).encode()
+        headers = signed(body, SECRET)  # standardwebhooks' own signer
+        objects = post(served(policy=policy), body, headers).json()["claims"]
+        assert aal == objects["aal"]
+        assert INPUTS[name]["claims"].get("amr") == objects.get("amr")
+        strings = post(served(policy=policy, style="rfc8176"), body, headers)
+        claims = strings.json()["claims"]
+        assert (aal, amr) == (claims["aal"], claims.get("amr"))
+        assert aal == claims["acr"]
+        assert claims == answer(name, policy=policy, style="rfc8176")
+
     @pytest.mark.parametrize("name", list(INPUTS))
     def test_supabase_policy_and_style_change_nothing(self, name: str) -> None:
         """Under Policy.supabase() in the Supabase style the hook answers Supabase's
