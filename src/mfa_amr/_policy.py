@@ -105,7 +105,7 @@ def _to_acr(value: Mapping[AAL | str, str]) -> Mapping[AAL, str]:
 _NO_PROVIDERS: Final[Mapping[str, str]] = MappingProxyType({})
 
 
-@attrs.frozen
+@attrs.frozen(cache_hash=True)  # require() keys a cache by it
 class Policy:
     """Decides what claims are worth and how the ``amr`` claim is written.
 
