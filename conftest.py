@@ -505,7 +505,7 @@ class MarkdownExamples:
         yield block
 
 
-_POSTGRES_PAGES = ["docs/postgres.md", "docs/asyncio.md"]
+_POSTGRES_PAGES = ["docs/postgres.md", "docs/asyncio.md", "docs/cli.md"]
 _POSTGRES_MODULES = ["src/mfa_amr/stores/postgres.py"]
 _MODULES = ["src/mfa_amr/*.py", "src/mfa_amr/*/*.py"]
 _DATABASE = ["docs_database_url"]

@@ -1,29 +1,26 @@
-"""The ``mfa-amr`` command.
-
-``mfa-amr demo`` plays one login session on the in-memory store, with a fake clock so
-that its output is the same on every run, and shows after each step the session's
-claims and the token claims they give, in both ``amr`` styles, under both presets.
-"""
+"""``mfa-amr demo``: one login session played on the in-memory store, with a fake
+clock so that its output is the same on every run, showing after each step the
+session's claims and the token claims they give, in both ``amr`` styles, under both
+presets."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime, timedelta
-from importlib import metadata
-from typing import Final, TextIO
+from typing import Final
 
 import attrs
 
 from mfa_amr._claims import AMRClaim, AmrStyle
 from mfa_amr._policy import Policy
+from mfa_amr.cli._output import Output
 from mfa_amr.stores.memory import InMemoryClaimStore
 from mfa_amr.testing import START, FakeClock
 
-__all__ = ["main"]
+__all__ = ["DEMO_SESSION", "demo", "demo_document", "render_text", "run_demo"]
 
 DEMO_SESSION: Final = uuid.UUID("5b0f6c1e-8a5d-4f3e-9c2a-3d1e7b9a4c60")
 """The demo's session id, fixed so that its output is stable."""
@@ -185,64 +182,11 @@ def render_text(results: Sequence[StepResult]) -> str:
     return "\n".join(out) + "\n"
 
 
-def _demo(args: argparse.Namespace, stdout: TextIO) -> int:
+def demo(args: argparse.Namespace, out: Output) -> int:
+    """Play the demo and print it, as text or as one JSON document."""
     results = run_demo()
-    if args.json:
-        stdout.write(json.dumps(demo_document(results), indent=2) + "\n")
+    if out.json:
+        out.document(demo_document(results))
     else:
-        stdout.write(render_text(results))
+        out.stdout.write(render_text(results))
     return 0
-
-
-def _version() -> str:
-    try:
-        return metadata.version("mfa-amr")
-    except metadata.PackageNotFoundError:  # pragma: no cover - a source checkout
-        return "unknown"
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of ``mfa-amr``."""
-    parser = argparse.ArgumentParser(
-        prog="mfa-amr",
-        description=(
-            "Record how users authenticated in each session, decide the assurance "
-            "level, and write the JWT amr claim."
-        ),
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
-    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    demo = commands.add_parser(
-        "demo",
-        help="play a login session on the in-memory store (no database needed)",
-        description=(
-            "Play one login session on the in-memory store: a password sign-in, a "
-            "TOTP step-up, a WebAuthn verification, then the TOTP factor removed. "
-            "After each step, print the session's claims and the token claims they "
-            "give, in the Supabase and RFC 8176 amr styles, under the supabase and "
-            "nist presets. A fake clock keeps the output the same on every run."
-        ),
-    )
-    demo.add_argument(
-        "--json",
-        action="store_true",
-        help="print the same as one JSON document",
-    )
-    demo.set_defaults(handler=_demo)
-    return parser
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``mfa-amr`` with ``argv`` (default: the process's arguments); return the
-    exit status: 0 on success, 2 for a usage error."""
-    parser = build_parser()
-    try:
-        args = parser.parse_args(argv)
-    except SystemExit as exc:  # --help, --version, or a usage error
-        return exc.code if isinstance(exc.code, int) else 2
-    if args.command is None:
-        parser.print_usage(sys.stderr)
-        sys.stderr.write("mfa-amr: error: a command is required (try: mfa-amr demo)\n")
-        return 2
-    status: int = args.handler(args, sys.stdout)
-    return status

@@ -1,0 +1,261 @@
+"""The commands that work on a claims table: ``schema``, ``migrate``, ``doctor``,
+``claims``, ``purge``, ``revoke``, ``revoke-everywhere`` and ``delete-sessions``.
+
+They need the ``postgres`` extra. Each opens one connection (autocommit: every
+operation commits by itself), from ``--dsn``, else ``MFA_AMR_DSN``, else libpq's own
+environment (``PGHOST``, ``PGDATABASE``, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any, Final
+
+import psycopg
+from psycopg import sql
+
+from mfa_amr._claims import AmrStyle
+from mfa_amr._grammar import to_uuid
+from mfa_amr.cli._doctor import Verdict, diagnose, lines, worst
+from mfa_amr.cli._output import CommandError, Output, iso, parse_instant, table
+from mfa_amr.cli._tokens import PRESETS
+from mfa_amr.stores.postgres import PostgresClaimStore, schema_sql
+
+__all__ = ["HANDLERS"]
+
+DSN_VARIABLE: Final = "MFA_AMR_DSN"
+
+_PURGEABLE: Final = sql.SQL(
+    """\
+SELECT count(*) FROM {table}
+WHERE session_id IN (
+    SELECT session_id FROM {table} GROUP BY session_id HAVING max(updated_at) < %s)"""
+)
+
+
+def _dsn(args: argparse.Namespace) -> str:
+    return str(args.dsn or os.environ.get(DSN_VARIABLE) or "")
+
+
+@contextmanager
+def _connection(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
+    """One autocommit connection for the command; a server that cannot be reached
+    is one line, not a traceback."""
+    try:
+        conn = psycopg.connect(_dsn(args), autocommit=True, connect_timeout=10)
+    except psycopg.Error as exc:
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise CommandError(f"cannot connect to PostgreSQL: {first}") from None
+    with conn:
+        yield conn
+
+
+@contextmanager
+def _store(args: argparse.Namespace) -> Iterator[PostgresClaimStore]:
+    with _connection(args) as conn:
+        yield PostgresClaimStore(conn, schema=args.schema, table=args.table)
+
+
+def schema(args: argparse.Namespace, out: Output) -> int:
+    """Print the DDL of the claims table."""
+    ddl = schema_sql(args.schema, args.table)
+    if out.json:
+        out.document({"schema": args.schema, "table": args.table, "sql": ddl})
+    else:
+        out.stdout.write(ddl)
+    return 0
+
+
+def _findings(
+    conn: psycopg.Connection[Any],
+    args: argparse.Namespace,
+    out: Output,
+    head: dict[str, object],
+) -> int:
+    found = diagnose(conn, args.schema, args.table)
+    status = int(worst(found))
+    if out.json:
+        out.document(
+            {
+                **head,
+                "findings": [f.to_dict() for f in found],
+                "status": str(Verdict(status)),
+            }
+        )
+    else:
+        for line in lines(found):
+            out.line(line)
+    return status
+
+
+def migrate(args: argparse.Namespace, out: Output) -> int:
+    """Create the schema and the table if they do not exist (safe when several
+    deploys run it at once), then diagnose the result: 0, 1 (warnings), 2
+    (errors)."""
+    with _connection(args) as conn:
+        PostgresClaimStore(conn, schema=args.schema, table=args.table).create_schema()
+        if not out.json:
+            out.line(f"{args.schema}.{args.table} is in place")
+        return _findings(conn, args, out, {"migrated": f"{args.schema}.{args.table}"})
+
+
+def doctor(args: argparse.Namespace, out: Output) -> int:
+    """Diagnose an existing table: 0 when all is well, 1 with warnings, 2 with
+    errors."""
+    with _connection(args) as conn:
+        return _findings(conn, args, out, {"table": f"{args.schema}.{args.table}"})
+
+
+def claims(args: argparse.Namespace, out: Output) -> int:
+    """Show a session's claims, its level, and its token claims in both styles."""
+    session_id = to_uuid(args.session_id, "SESSION_ID")
+    now = (
+        datetime.now(UTC)
+        if args.now is None
+        else parse_instant(args.now, now=datetime.now(UTC), what="--now")
+    )
+    policy = PRESETS[args.policy]()
+    with _store(args) as store:
+        held = store.claims(session_id)
+    assessed = policy.assess(held, now=now, verified_factors=("a verified factor",))
+    tokens = {
+        style.value: policy.token_claims(session_id, held, style=style, now=now)
+        for style in AmrStyle
+    }
+    level = policy.assess(held, now=now).aal
+    if out.json:
+        out.document(
+            {
+                "session_id": str(session_id),
+                "policy": args.policy,
+                "now": iso(now),
+                "claims": [
+                    {
+                        "id": str(c.id),
+                        "method": c.method,
+                        "created_at": iso(c.created_at),
+                        "updated_at": iso(c.updated_at),
+                    }
+                    for c in held
+                ],
+                "aal": level.value,
+                "next_aal_with_a_verified_factor": assessed.next_aal.value,
+                "token_claims": tokens,
+            }
+        )
+        return 0
+    out.line(f"session {session_id}, {args.policy} policy, at {iso(now)}")
+    for line in table(
+        ("method", "created_at", "updated_at"),
+        [(c.method, iso(c.created_at) or "", iso(c.updated_at) or "") for c in held],
+    ):
+        out.line(f"  {line}")
+    out.line(f"level: {level}")
+    out.line(
+        f"next level, once the user has a verified MFA factor: {assessed.next_aal}"
+    )
+    for style, claims_ in tokens.items():
+        out.line(f"token claims, {style} style: {json.dumps(claims_)}")
+    return 0
+
+
+def purge(args: argparse.Namespace, out: Output) -> int:
+    """Remove every claim of the sessions idle since before ``--before``; with
+    ``--dry-run``, count them."""
+    cutoff = parse_instant(args.before, now=datetime.now(UTC), what="--before")
+    with _connection(args) as conn:
+        store = PostgresClaimStore(conn, schema=args.schema, table=args.table)
+        if args.dry_run:
+            query = _PURGEABLE.format(table=sql.Identifier(args.schema, args.table))
+            (count,) = conn.execute(query, (cutoff,)).fetchone() or (0,)
+        else:
+            count = store.purge(before=cutoff)
+    if out.json:
+        out.document({"before": iso(cutoff), "dry_run": args.dry_run, "claims": count})
+    elif args.dry_run:
+        out.line(f"{count} claims of sessions idle since before {iso(cutoff)} would go")
+    else:
+        out.line(f"purged {count} claims of sessions idle since before {iso(cutoff)}")
+    return 0
+
+
+def revoke(args: argparse.Namespace, out: Output) -> int:
+    """Remove a session's claim for a method."""
+    with _store(args) as store:
+        removed = store.revoke(args.session_id, args.method)
+    if out.json:
+        out.document(
+            {
+                "session_id": args.session_id,
+                "method": args.method,
+                "removed": int(removed),
+            }
+        )
+    elif removed:
+        out.line(f"revoked {args.method!r} from session {args.session_id}")
+    else:
+        out.line(
+            f"session {args.session_id} has no {args.method!r} claim: nothing removed"
+        )
+    return 0
+
+
+def _session_ids(source: str) -> list[str]:
+    stream = sys.stdin if source == "-" else None
+    try:
+        if stream is None:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+        else:
+            text = stream.read()
+    except OSError as exc:
+        raise CommandError(f"cannot read {source}: {exc.strerror or exc}") from None
+    return [
+        line.strip()
+        for line in text.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    ]
+
+
+def revoke_everywhere(args: argparse.Namespace, out: Output) -> int:
+    """Remove a method's claims from every session listed, one id a line."""
+    sids = _session_ids(args.sessions_from)
+    with _store(args) as store:
+        removed = store.revoke_everywhere(sids, args.method)
+    if out.json:
+        out.document({"method": args.method, "sessions": len(sids), "removed": removed})
+    else:
+        out.line(
+            f"revoked {args.method!r}: {removed} claims removed from {len(sids)} sessions"
+        )
+    return 0
+
+
+def delete_sessions(args: argparse.Namespace, out: Output) -> int:
+    """Remove every claim of the sessions given."""
+    with _store(args) as store:
+        removed = store.delete_sessions(args.session_ids)
+    if out.json:
+        out.document({"sessions": len(args.session_ids), "removed": removed})
+    else:
+        out.line(f"deleted {removed} claims of {len(args.session_ids)} sessions")
+    return 0
+
+
+HANDLERS: Final[dict[str, Callable[[argparse.Namespace, Output], int]]] = {
+    "schema": schema,
+    "migrate": migrate,
+    "doctor": doctor,
+    "claims": claims,
+    "purge": purge,
+    "revoke": revoke,
+    "revoke-everywhere": revoke_everywhere,
+    "delete-sessions": delete_sessions,
+}
+"""The handler of each database command."""

@@ -1,0 +1,476 @@
+"""``mfa-amr doctor``: an existing claims table checked against what the stores need,
+one finding a line, each with a verdict and what to do.
+
+Every query reads PostgreSQL's catalog or counts rows; nothing is changed. Rows are
+counted as the connecting role sees them: under row level security, rows its
+policies hide are not counted.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+import attrs
+import psycopg
+from psycopg import sql
+
+from mfa_amr._grammar import DEFAULT_SKEW, METHOD_MAX_LENGTH
+from mfa_amr._methods import DEFAULT_CATALOG
+from mfa_amr.stores._sql import constraint_names
+
+__all__ = ["Finding", "Verdict", "diagnose", "worst"]
+
+
+class Verdict(enum.IntEnum):
+    """How bad a finding is; the exit status of ``doctor`` is the worst one's."""
+
+    OK = 0
+    WARNING = 1
+    ERROR = 2
+
+    def __str__(self) -> str:
+        return self.name.lower()
+
+
+@attrs.frozen
+class Finding:
+    """One line of the diagnosis: what was checked, its verdict, what was found and
+    what to do."""
+
+    check: str
+    verdict: Verdict
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {
+            "check": self.check,
+            "verdict": str(self.verdict),
+            "message": self.message,
+        }
+
+
+def worst(findings: Iterable[Finding]) -> Verdict:
+    """The worst verdict among the findings (OK for none)."""
+    return max((f.verdict for f in findings), default=Verdict.OK)
+
+
+_OK, _WARNING, _ERROR = Verdict.OK, Verdict.WARNING, Verdict.ERROR
+
+# The seed's columns: (name, type as format_type() writes it).
+COLUMNS: Final = (
+    ("session_id", "uuid"),
+    ("created_at", "timestamp with time zone"),
+    ("updated_at", "timestamp with time zone"),
+    ("authentication_method", "text"),
+    ("id", "uuid"),
+)
+
+_TABLE: Final = """\
+SELECT c.oid, c.relrowsecurity, c.relforcerowsecurity,
+       pg_get_userbyid(c.relowner) = current_user AS owned
+FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')"""
+
+_COLUMNS: Final = """\
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull,
+       a.atthasdef OR a.attidentity <> '' OR a.attgenerated <> ''
+FROM pg_attribute a
+WHERE a.attrelid = %s AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum"""
+
+# Constraints and unique indexes, each with its columns in key order.
+_KEYS: Final = """\
+SELECT con.conname, con.contype, con.confdeltype, con.confrelid::regclass::text,
+       ARRAY(SELECT a.attname FROM unnest(con.conkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = con.conrelid AND a.attnum = k.n
+             ORDER BY k.i)
+FROM pg_constraint con WHERE con.conrelid = %s AND con.contype IN ('p', 'u', 'f')
+UNION ALL
+SELECT ic.relname, 'i', NULL, NULL,
+       ARRAY(SELECT a.attname FROM unnest(ix.indkey) WITH ORDINALITY k(n, i)
+             JOIN pg_attribute a ON a.attrelid = ix.indrelid AND a.attnum = k.n
+             ORDER BY k.i)
+FROM pg_index ix JOIN pg_class ic ON ic.oid = ix.indexrelid
+WHERE ix.indrelid = %s AND ix.indisunique AND ix.indpred IS NULL
+  AND NOT EXISTS (SELECT 1 FROM pg_constraint c WHERE c.conindid = ix.indexrelid)"""
+
+_ROLE: Final = """\
+SELECT r.rolname, r.rolsuper, r.rolbypassrls,
+       has_table_privilege(current_user, %s::oid, 'SELECT'),
+       has_table_privilege(current_user, %s::oid, 'INSERT'),
+       has_table_privilege(current_user, %s::oid, 'UPDATE'),
+       has_table_privilege(current_user, %s::oid, 'DELETE')
+FROM pg_roles r WHERE r.rolname = current_user"""
+
+# The policies that apply to the connecting role, by command ('*' is ALL).
+_POLICIES: Final = """\
+SELECT p.polcmd, p.polpermissive
+FROM pg_policy p
+WHERE p.polrelid = %s
+  AND (0 = ANY(p.polroles)
+       OR EXISTS (SELECT 1 FROM unnest(p.polroles) r(oid)
+                  WHERE pg_has_role(current_user, r.oid, 'MEMBER')))"""
+
+_COLLATION: Final = (
+    "SELECT datcollate FROM pg_database WHERE datname = current_database()"
+)
+
+_ROWS: Final = sql.SQL(
+    """\
+SELECT count(*),
+       count(*) FILTER (WHERE authentication_method !~ %(syntax)s),
+       count(*) FILTER (WHERE authentication_method ~ %(syntax)s
+                          AND NOT authentication_method = ANY(%(known)s)),
+       count(*) FILTER (WHERE greatest(created_at, updated_at)
+                                > now() + make_interval(secs => %(skew)s)),
+       count(*) FILTER (WHERE least(created_at, updated_at)
+                                < '1970-01-01T00:00:00Z'),
+       count(*) FILTER (WHERE created_at > updated_at)
+FROM {table}"""
+)
+
+_EXAMPLES: Final = sql.SQL(
+    """\
+SELECT DISTINCT authentication_method FROM {table}
+WHERE authentication_method {test} %(syntax)s {known}
+ORDER BY 1 LIMIT 5"""
+)
+
+SYNTAX: Final = f"^[a-z0-9/_.-]{{1,{METHOD_MAX_LENGTH}}}$"
+"""The method syntax as a PostgreSQL regular expression (``~`` matches)."""
+_KNOWN: Final = sorted(spec.name for spec in DEFAULT_CATALOG)
+_POOLER_PORTS: Final = frozenset({6432, 6543})  # PgBouncer's and Supavisor's defaults
+
+
+def _columns(cur: psycopg.Cursor[Any], oid: int) -> list[Finding]:
+    found = {
+        name: (kind, notnull, default)
+        for name, kind, notnull, default in cur.execute(_COLUMNS, (oid,))
+    }
+    out = []
+    for name, kind in COLUMNS:
+        if name not in found:
+            out.append(
+                Finding(
+                    "columns",
+                    _ERROR,
+                    f"column {name} is missing: add {name} {kind} NOT NULL",
+                )
+            )
+            continue
+        actual, notnull, _ = found[name]
+        if actual != kind:
+            out.append(
+                Finding(
+                    "columns",
+                    _ERROR,
+                    f"column {name} is {actual}, not {kind}: the stores read and write {kind}",
+                )
+            )
+        elif not notnull:
+            out.append(
+                Finding(
+                    "columns",
+                    _WARNING,
+                    f"column {name} may be NULL: the seed's table has NOT NULL; ALTER TABLE ... ALTER {name} SET NOT NULL",
+                )
+            )
+    extra = [(n, v) for n, v in found.items() if n not in dict(COLUMNS)]
+    for name, (_, notnull, default) in extra:
+        if notnull and not default:
+            out.append(
+                Finding(
+                    "columns",
+                    _ERROR,
+                    f"extra column {name} is NOT NULL without a default: every record would be refused; give it a default or drop NOT NULL",
+                )
+            )
+        else:
+            out.append(
+                Finding(
+                    "columns",
+                    _WARNING,
+                    f"extra column {name}: the stores neither read nor write it",
+                )
+            )
+    if not out:
+        out.append(
+            Finding(
+                "columns",
+                _OK,
+                "the five columns of the seed, with their types and NOT NULL",
+            )
+        )
+    return out
+
+
+def _keys(cur: psycopg.Cursor[Any], oid: int, table: str) -> list[Finding]:
+    rows = cur.execute(_KEYS, (oid, oid)).fetchall()
+    primary_name, unique_name = constraint_names(table)
+    out = []
+    primary = [r for r in rows if r[1] == "p"]
+    if not primary:
+        out.append(
+            Finding(
+                "primary key",
+                _ERROR,
+                f"no primary key: add CONSTRAINT {primary_name} PRIMARY KEY (id); get() looks claims up by id",
+            )
+        )
+    elif primary[0][4] != ["id"]:
+        out.append(
+            Finding(
+                "primary key",
+                _WARNING,
+                f"the primary key is on ({', '.join(primary[0][4])}), not (id): get() looks claims up by id; the seed's key is {primary_name} PRIMARY KEY (id)",
+            )
+        )
+    else:
+        out.append(Finding("primary key", _OK, f"{primary[0][0]} on (id)"))
+    unique = [
+        r
+        for r in rows
+        if r[1] in ("u", "i")
+        and sorted(r[4]) == ["authentication_method", "session_id"]
+    ]
+    if unique:
+        out.append(
+            Finding(
+                "unique",
+                _OK,
+                f"{unique[0][0]} on (session_id, authentication_method): record's upsert has its conflict target",
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                "unique",
+                _ERROR,
+                f"no unique constraint on (session_id, authentication_method): every record fails (ON CONFLICT needs it); add CONSTRAINT {unique_name} UNIQUE (session_id, authentication_method)",
+            )
+        )
+    foreign = [r for r in rows if r[1] == "f" and r[4] == ["session_id"]]
+    if not foreign:
+        out.append(
+            Finding(
+                "foreign key",
+                _OK,
+                "none to a sessions table: claims of a deleted session stay until delete_sessions or purge removes them",
+            )
+        )
+    elif foreign[0][2] == "c":
+        out.append(
+            Finding(
+                "foreign key",
+                _OK,
+                f"{foreign[0][0]} to {foreign[0][3]} ON DELETE CASCADE: a session's claims go with it; record raises SessionNotFoundError for a session that does not exist",
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                "foreign key",
+                _WARNING,
+                f"{foreign[0][0]} to {foreign[0][3]} without ON DELETE CASCADE: deleting a session with claims fails; Supabase's key cascades",
+            )
+        )
+    return out
+
+
+# What each operation needs: the privilege, and the policy command under RLS.
+_OPERATIONS: Final = (
+    ("claims, claims_many, get", "SELECT", "r"),
+    ("record, record_many (insert)", "INSERT", "a"),
+    ("record, record_many (update)", "UPDATE", "w"),
+    ("revoke, revoke_everywhere, delete_sessions, purge", "DELETE", "d"),
+)
+
+
+def _access(
+    cur: psycopg.Cursor[Any], oid: int, rls: bool, forced: bool, owned: bool
+) -> list[Finding]:
+    role, superuser, bypass, *granted = cur.execute(
+        _ROLE, (oid, oid, oid, oid)
+    ).fetchone() or ("?", False, False, False, False, False, False)
+    out = []
+    for (operations, privilege, _), has in zip(_OPERATIONS, granted, strict=True):
+        if not has:
+            out.append(
+                Finding(
+                    "grants",
+                    _ERROR,
+                    f"{role} lacks {privilege} on the table: {operations} fail; GRANT {privilege} ON ... TO {role}",
+                )
+            )
+    if not out:
+        out.append(
+            Finding("grants", _OK, f"{role} has SELECT, INSERT, UPDATE and DELETE")
+        )
+    if not rls:
+        out.append(Finding("row level security", _OK, "off"))
+        return out
+    if superuser or bypass or (owned and not forced):
+        why = (
+            "a superuser"
+            if superuser
+            else ("BYPASSRLS" if bypass else "the table's owner")
+        )
+        out.append(
+            Finding("row level security", _OK, f"on; {role} bypasses it ({why})")
+        )
+        return out
+    policies = cur.execute(_POLICIES, (oid,)).fetchall()
+    commands = {cmd for cmd, permissive in policies if permissive}
+    for operations, privilege, command in _OPERATIONS:
+        if command in commands or "*" in commands:
+            out.append(
+                Finding(
+                    "row level security",
+                    _OK,
+                    f"on; a {privilege} policy applies to {role}",
+                )
+            )
+        else:
+            refused = " (RevocationRefusedError)" if privilege == "DELETE" else ""
+            out.append(
+                Finding(
+                    "row level security",
+                    _ERROR,
+                    f"on, and no {privilege} policy applies to {role}: {operations} are refused{refused}; CREATE POLICY ... FOR {privilege} TO {role} ..., or connect as a role with BYPASSRLS",
+                )
+            )
+    return out
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
+    params = {"syntax": SYNTAX, "known": _KNOWN, "skew": DEFAULT_SKEW}
+    total, outside, unknown, future, ancient, inverted = cur.execute(
+        _ROWS.format(table=ident), params
+    ).fetchone() or (0, 0, 0, 0, 0, 0)
+
+    def examples(test: str, known: bool) -> str:
+        query = _EXAMPLES.format(
+            table=ident,
+            test=sql.SQL(test),
+            known=sql.SQL(
+                "AND NOT authentication_method = ANY(%(known)s)" if known else ""
+            ),
+        )
+        names = [row[0] for row in cur.execute(query, params)]
+        return ", ".join(repr(n[:40]) for n in names)
+
+    out = [Finding("rows", _OK, f"{_count(total, 'claim')} (as this role sees them)")]
+    if outside:
+        out.append(
+            Finding(
+                "method names",
+                _WARNING,
+                f"{_count(outside, 'row')} with names outside the method syntax (such as {examples('!~', False)}): another writer's; read back as they are, counted for nothing",
+            )
+        )
+    if unknown:
+        out.append(
+            Finding(
+                "method names",
+                _WARNING,
+                f"{_count(unknown, 'row')} with names the default catalog does not know (such as {examples('~', True)}): counted for nothing unless a policy adds them",
+            )
+        )
+    if not outside and not unknown:
+        out.append(
+            Finding(
+                "method names",
+                _OK,
+                "every name is of the syntax and in the default catalog",
+            )
+        )
+    if future:
+        out.append(
+            Finding(
+                "times",
+                _WARNING,
+                f"{_count(future, 'row')} dated more than {DEFAULT_SKEW} s in the future: a writer's clock is ahead; they prove no freshness until then",
+            )
+        )
+    if ancient:
+        out.append(
+            Finding(
+                "times",
+                _ERROR,
+                f"{_count(ancient, 'row')} dated before 1970: a token cannot carry such a time; fix or delete them",
+            )
+        )
+    if inverted:
+        out.append(
+            Finding(
+                "times",
+                _WARNING,
+                f"{_count(inverted, 'row')} with created_at after updated_at",
+            )
+        )
+    if not future and not ancient and not inverted:
+        out.append(Finding("times", _OK, "no row in the future or before 1970"))
+    return out
+
+
+def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Finding]:
+    """Every finding on ``schema.table``, read through ``conn``."""
+    port = conn.info.port
+    with conn.cursor() as cur:
+        found = cur.execute(_TABLE, (schema, table)).fetchone()
+        if found is None:
+            return [
+                Finding(
+                    "table",
+                    _ERROR,
+                    f"{schema}.{table} does not exist: create it with `mfa-amr migrate` (or schema_sql() in your migrations)",
+                )
+            ]
+        oid, rls, forced, owned = found
+        out = [Finding("table", _OK, f"{schema}.{table} exists")]
+        out += _columns(cur, oid)
+        out += _keys(cur, oid, table)
+        out += _access(cur, oid, rls, forced, owned)
+        (collation,) = cur.execute(_COLLATION).fetchone() or ("?",)
+        out.append(
+            Finding(
+                "collation",
+                _OK,
+                f'the database collates by {collation}; the stores order ties by code point (COLLATE "C") whatever it is',
+            )
+        )
+        if not any(
+            f.verdict is _ERROR
+            and f.check in ("columns", "grants", "row level security")
+            for f in out
+        ):
+            out += _rows(cur, sql.Identifier(schema, table))
+    if port in _POOLER_PORTS:
+        out.append(
+            Finding(
+                "pooler",
+                _WARNING,
+                f"port {port} is PgBouncer's or Supavisor's: in transaction pooling mode turn psycopg's prepared statements off (prepare_threshold=None; see docs/postgres.md)",
+            )
+        )
+    else:
+        out.append(
+            Finding(
+                "pooler",
+                _OK,
+                "behind PgBouncer or Supavisor in transaction mode, set prepare_threshold=None",
+            )
+        )
+    return out
+
+
+def lines(findings: Sequence[Finding]) -> list[str]:
+    """The findings as aligned text lines: verdict, check, message."""
+    width = max(len(f.check) for f in findings)
+    return [f"{f.verdict!s:<8} {f.check:<{width}}  {f.message}" for f in findings]
