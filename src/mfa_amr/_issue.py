@@ -32,6 +32,7 @@ __all__ = [
     "render",
     "rfc_values",
     "session_level",
+    "supabase_entries",
 ]
 
 # A module constant: reading an enum member off its class costs ~0.2 us on 3.11, a
@@ -191,6 +192,14 @@ def render(
     :class:`~mfa_amr.AmrStyle`), beside ``level``."""
     if style is _RFC8176:
         return rfc_values(terms, latest, level)
+    return supabase_entries(latest, providers)
+
+
+def supabase_entries(
+    latest: Latest, providers: Mapping[str, str]
+) -> list[dict[str, str | int]]:
+    """The Supabase-style ``amr``: an object per claim, most recent first (no level
+    needed)."""
     out: list[dict[str, str | int]] = []
     for ts, c in latest:
         entry: dict[str, str | int] = {

@@ -270,20 +270,18 @@ def evidence(
     """
     supabase2 = multi2 = multi3 = hardware3 = False
     bits2 = bits3 = 0
+    # Decided once, not for each spec: this is every token's path, issued and read.
+    always2 = window2 is None or now is None
+    always3 = window3 is None or now is None
+    at_now = 0 if now is None else now
+    limit2 = 0.0 if window2 is None else window2
+    limit3 = 0.0 if window3 is None else window3
     for at, spec in timed:
-        if (
-            window2 is None
-            or now is None
-            or (at is not None and -skew <= now - at <= window2)
-        ):
+        if always2 or (at is not None and -skew <= at_now - at <= limit2):
             supabase2 = supabase2 or spec.supabase_aal2
             multi2 = multi2 or spec.multi_factor
             bits2 |= spec._factor_bits
-        if (
-            window3 is None
-            or now is None
-            or (at is not None and -skew <= now - at <= window3)
-        ):
+        if always3 or (at is not None and -skew <= at_now - at <= limit3):
             multi3 = multi3 or spec.multi_factor
             hardware3 = hardware3 or spec.hardware_bound
             bits3 |= spec._factor_bits

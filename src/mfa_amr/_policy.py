@@ -33,7 +33,9 @@ from mfa_amr._issue import (
     auth_time,
     latest_per_method,
     render,
+    rfc_values,
     session_level,
+    supabase_entries,
 )
 from mfa_amr._levels import AAL, LevelRule
 from mfa_amr._methods import DEFAULT_CATALOG, AuthenticationMethod, MethodSpec
@@ -412,9 +414,12 @@ class Policy:
         """
         shape = to_style(style)
         latest = latest_per_method(claims, None)
-        at = self._now_seconds(now, needed=False)
-        level = session_level(self, latest, at)
-        return render(self, latest, shape, level, providers)
+        if shape is not AmrStyle.RFC8176:  # objects carry no level: no clock read
+            if now is not None:
+                to_now(now)  # a bad now is refused, whether needed or not
+            return supabase_entries(latest, providers)
+        level = session_level(self, latest, self._now_seconds(now, needed=False))
+        return rfc_values(self, latest, level)
 
     def token_claims(
         self,
