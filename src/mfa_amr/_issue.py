@@ -16,20 +16,20 @@ from typing import Final
 import attrs
 
 from mfa_amr import rfc8176
-from mfa_amr._claims import AMRClaim, AMREntry, AmrStyle, entry_from_claim
+from mfa_amr._claims import AMRClaim, AMREntry, entry_from_claim
 from mfa_amr._errors import InvalidClaimError
 from mfa_amr._grammar import EPOCH, provider_problem, unix_seconds
 from mfa_amr._levels import AAL, PolicyTerms, level_of
-from mfa_amr._methods import evidence
+from mfa_amr._methods import MethodSpec, evidence
 
 __all__ = [
     "Assessment",
     "Latest",
     "assess",
     "auth_time",
+    "counted",
     "latest_per_method",
     "provider_of",
-    "render",
     "rfc_values",
     "session_level",
     "supabase_entries",
@@ -37,7 +37,6 @@ __all__ = [
 
 # A module constant: reading an enum member off its class costs ~0.2 us on 3.11, a
 # measurable share of rendering a small session (benchmarks/render.py).
-_RFC8176: Final = AmrStyle.RFC8176
 _AAL1: Final = AAL.AAL1
 
 Latest = list[tuple[int, AMRClaim]]
@@ -129,7 +128,23 @@ def _seconds(window: timedelta | None) -> float | None:
     return None if window is None else window.total_seconds()
 
 
-def session_level(terms: PolicyTerms, latest: Latest, now: int | None) -> AAL:
+Counted = list[tuple[int, MethodSpec]]
+"""The claims the policy's catalog knows, as ``(whole seconds of updated_at,
+spec)``, most recent first: what the level, the RFC 8176 values and ``auth_time``
+all read, found in one pass."""
+
+
+def counted(terms: PolicyTerms, latest: Latest) -> Counted:
+    """The claims of ``latest`` that the catalog knows, with their specs."""
+    methods = terms.methods
+    return [
+        (ts, spec)
+        for ts, c in latest
+        if (spec := methods.get(c.authentication_method)) is not None
+    ]
+
+
+def session_level(terms: PolicyTerms, known: Counted, now: int | None) -> AAL:
     """The level the policy gives the claims at ``now`` (whole Unix seconds;
     ``None``: every claim fresh, for a policy without windows).
 
@@ -137,14 +152,8 @@ def session_level(terms: PolicyTerms, latest: Latest, now: int | None) -> AAL:
     :func:`~mfa_amr._methods.evidence`, so a token reads back exactly as its
     claims were judged.
     """
-    methods = terms.methods
-    timed = [
-        (ts, spec)
-        for ts, c in latest
-        if (spec := methods.get(c.authentication_method)) is not None
-    ]
     proof = evidence(
-        timed,
+        known,
         now,
         _seconds(terms.aal2_max_age),
         _seconds(terms.aal3_max_age),
@@ -153,46 +162,28 @@ def session_level(terms: PolicyTerms, latest: Latest, now: int | None) -> AAL:
     return level_of(terms.rule, proof)
 
 
-def rfc_values(terms: PolicyTerms, latest: Latest, level: AAL) -> list[str]:
+def rfc_values(known: Counted, level: AAL) -> list[str]:
     """The RFC 8176 values of the claims: unique, most recent first, and ``mfa``
     last exactly when ``level`` (the level written beside them) is aal2 or higher,
     so that one token never says two things."""
-    methods = terms.methods
     seen: dict[str, None] = {}
-    for _, c in latest:
-        spec = methods.get(c.authentication_method)
-        if spec is not None:
-            for value in spec.rfc8176:
-                seen.setdefault(value)
+    for _, spec in known:
+        for value in spec.rfc8176:
+            seen.setdefault(value)
     if level is not _AAL1:
         seen.setdefault(rfc8176.MFA)
     return list(seen)
 
 
-def auth_time(terms: PolicyTerms, latest: Latest, now: int | None) -> int | None:
+def auth_time(terms: PolicyTerms, known: Counted, now: int | None) -> int | None:
     """When the end-user last authenticated (OpenID Connect's ``auth_time``): the
     newest whole seconds among the catalog's claims not dated beyond the skew of
     ``now``; ``None`` without one."""
-    methods = terms.methods
     limit = None if now is None else now + terms.skew.total_seconds()
-    for ts, c in latest:  # newest first
-        if c.authentication_method in methods and (limit is None or ts <= limit):
+    for ts, _ in known:  # newest first
+        if limit is None or ts <= limit:
             return ts
     return None
-
-
-def render(
-    terms: PolicyTerms,
-    latest: Latest,
-    style: AmrStyle,
-    level: AAL,
-    providers: Mapping[str, str],
-) -> list[dict[str, str | int]] | list[str]:
-    """The JSON-ready ``amr`` of the claims in ``style`` (already an
-    :class:`~mfa_amr.AmrStyle`), beside ``level``."""
-    if style is _RFC8176:
-        return rfc_values(terms, latest, level)
-    return supabase_entries(latest, providers)
 
 
 def supabase_entries(
@@ -223,7 +214,8 @@ def assess(
     """The :class:`Assessment` of one session's claims at ``now`` (whole Unix
     seconds)."""
     latest = latest_per_method(claims, None)
-    aal = session_level(terms, latest, now)
+    known = counted(terms, latest)
+    aal = session_level(terms, known, now)
     next_aal = max(aal, AAL.AAL2) if has_factors else aal
     # Entries are built as render() builds its dicts: a claim's name is as valid as
     # the claim (a store returns another system's rows as they are), and one set of
@@ -238,7 +230,7 @@ def assess(
         aal=aal,
         next_aal=next_aal,
         entries=entries,
-        amr_values=tuple(rfc_values(terms, latest, aal)),
-        auth_time=auth_time(terms, latest, now),
+        amr_values=tuple(rfc_values(known, aal)),
+        auth_time=auth_time(terms, known, now),
         started_at=unix_seconds(min(c.created_at for c in claims)) if latest else None,
     )

@@ -31,8 +31,8 @@ from mfa_amr._issue import (
     Assessment,
     assess,
     auth_time,
+    counted,
     latest_per_method,
-    render,
     rfc_values,
     session_level,
     supabase_entries,
@@ -418,8 +418,9 @@ class Policy:
             if now is not None:
                 to_now(now)  # a bad now is refused, whether needed or not
             return supabase_entries(latest, providers)
-        level = session_level(self, latest, self._now_seconds(now, needed=False))
-        return rfc_values(self, latest, level)
+        known = counted(self, latest)
+        level = session_level(self, known, self._now_seconds(now, needed=False))
+        return rfc_values(known, level)
 
     def token_claims(
         self,
@@ -451,14 +452,19 @@ class Policy:
         latest = latest_per_method(claims, sid)
         oidc = oidc_claims or shape is AmrStyle.RFC8176
         at = self._now_seconds(now, needed=oidc)
-        level = session_level(self, latest, at)
+        known = counted(self, latest)
+        level = session_level(self, known, at)
         out: dict[str, object] = {"aal": level.value}
         if latest:
-            out["amr"] = render(self, latest, shape, level, providers)
+            out["amr"] = (
+                rfc_values(known, level)
+                if shape is AmrStyle.RFC8176
+                else supabase_entries(latest, providers)
+            )
         out["session_id"] = str(sid)
         if oidc:
             out["acr"] = self.acr_values[level]
-            last = auth_time(self, latest, at)
+            last = auth_time(self, known, at)
             if last is not None:
                 out["auth_time"] = last
         return out

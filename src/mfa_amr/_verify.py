@@ -116,6 +116,13 @@ def _parsed(method: str, timestamp: int | None, provider: str | None) -> ParsedM
     return entry
 
 
+# A string entry of a registered value is always the same immutable value: shared,
+# not built for every token (the set is the registry's, so it cannot grow).
+_REGISTERED_ENTRIES: Final[Mapping[str, ParsedMethod]] = {
+    value: _parsed(value, None, None) for value in rfc8176.REGISTRY
+}
+
+
 def _method(value: object, where: str, strict: bool) -> str:
     if not isinstance(value, str):
         raise AmrParseError(
@@ -245,10 +252,12 @@ def _fast(
         return (), None
     out = []
     if type(value[0]) is str:
+        registered = _REGISTERED_ENTRIES
         for item in value:
             if type(item) is not str or (strict and not _known(item, known)):
                 return None
-            out.append(_parsed(item, None, None))
+            entry = registered.get(item)
+            out.append(_parsed(item, None, None) if entry is None else entry)
         return tuple(out), _RFC8176
     for item in value:
         if type(item) is not dict:
