@@ -12,7 +12,11 @@ import contextlib
 import doctest
 import json
 import os
+import pwd
 import re
+import shutil
+import signal
+import socket
 import subprocess
 import sys
 import tempfile
@@ -307,6 +311,213 @@ def supabase_tables(
 ) -> SupabaseTables:
     """Supabase's sessions and claims tables in the test's schema."""
     return SupabaseTables(pg_admin, pg_schema)
+
+
+# -- A server of the tests' own -------------------------------------------------------
+# The fault tests (marker `faults`) restart, stop and kill -9 a PostgreSQL server,
+# which the shared one must never be: they start one of their own, initdb'ed into a
+# temporary directory, on a free port and a socket directory of its own, as the OS
+# user `postgres` when the tests run as root (PostgreSQL refuses to run as root).
+# Without the server binaries they skip, unless MFA_AMR_REQUIRE_POSTGRES=1.
+
+OWN_SERVER_PASSWORD = "mfa-amr-own-server"
+
+
+def _server_bindir() -> Path | None:
+    """The directory of initdb, pg_ctl and postgres: $MFA_AMR_PG_BINDIR, else
+    pg_config's, else the newest /usr/lib/postgresql/*/bin, else PATH's."""
+    names = ("initdb", "pg_ctl", "postgres")
+    candidates: list[Path] = []
+    if os.environ.get("MFA_AMR_PG_BINDIR"):
+        candidates.append(Path(os.environ["MFA_AMR_PG_BINDIR"]))
+    with contextlib.suppress(OSError, subprocess.CalledProcessError):
+        out = subprocess.run(
+            ["pg_config", "--bindir"], capture_output=True, text=True, check=True
+        )
+        candidates.append(Path(out.stdout.strip()))
+    candidates.extend(
+        sorted(
+            Path("/usr/lib/postgresql").glob("*/bin"),
+            key=lambda p: int(p.parent.name) if p.parent.name.isdigit() else 0,
+            reverse=True,
+        )
+    )
+    found = shutil.which("initdb")
+    if found:
+        candidates.append(Path(found).parent)
+    for directory in candidates:
+        if all((directory / name).is_file() for name in names):
+            return directory
+    return None
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+class OwnServer:
+    """A PostgreSQL server the tests start, break and stop: initdb'ed with TCP
+    connections on 127.0.0.1 under scram-sha-256 (the password is
+    ``OWN_SERVER_PASSWORD``) and trust on its own socket directory.
+
+    ``fsync`` is off (a faster start; a killed server's writes are still in the
+    operating system's cache, so crash recovery finds every commit), and
+    ``synchronous_commit`` on: a commit that returned is in the WAL.
+    """
+
+    def __init__(self, bindir: Path, root: Path, run_as: list[str]) -> None:
+        self.bindir = bindir
+        self.root = root
+        self.data = root / "data"
+        self.log = root / "server.log"
+        self.port = _free_port()
+        self._run_as = run_as
+
+    def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        done = subprocess.run(
+            [*self._run_as, *args], capture_output=True, text=True, check=False
+        )
+        if check and done.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            pytest.fail(
+                f"{' '.join(args)} failed ({done.returncode}): {done.stderr}\n{log}"
+            )
+        return done
+
+    def _pg_ctl(self, *args: str) -> None:
+        self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-w", *args)
+
+    def init(self) -> None:
+        """initdb, then start, then set the password TCP connections need."""
+        self._run(
+            str(self.bindir / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth-local=trust",
+            "--auth-host=scram-sha-256",
+            "--no-sync",
+            "-E",
+            "UTF8",
+            "--locale=C",
+        )
+        options = " ".join(
+            (
+                f"-p {self.port}",
+                f"-k {self.root}",
+                "-c listen_addresses=127.0.0.1",
+                "-c fsync=off",
+                "-c max_connections=60",
+                "-c shared_buffers=16MB",
+            )
+        )
+        self._pg_ctl("-l", str(self.log), "-o", options, "start")
+        self.execute(f"ALTER ROLE postgres PASSWORD '{OWN_SERVER_PASSWORD}'")
+
+    def execute(self, statement: str) -> None:
+        """Run one statement as postgres over the socket (trust)."""
+        import psycopg
+
+        with psycopg.connect(self.dsn(over_socket=True), autocommit=True) as conn:
+            conn.execute(statement)
+
+    def dsn(
+        self, *, password: str = OWN_SERVER_PASSWORD, over_socket: bool = False
+    ) -> str:
+        """A DSN of the ``postgres`` database: over TCP with ``password``, or over
+        the socket directory (trust)."""
+        if over_socket:
+            return f"host={self.root} port={self.port} user=postgres dbname=postgres"
+        return (
+            f"host=127.0.0.1 port={self.port} user=postgres dbname=postgres "
+            f"password={password}"
+        )
+
+    def restart(self, mode: str) -> None:
+        """Stop (``fast``: backends end their sessions; ``immediate``: killed, crash
+        recovery at start) and start again; return once it accepts connections."""
+        # -l again: without it the new server would log to pg_ctl's output, whose
+        # pipe would then never close.
+        self._pg_ctl("-l", str(self.log), "-m", mode, "restart")
+
+    def kill_backend(self, pid: int, seconds: float = 30) -> None:
+        """kill -9 one of the server's backends, then wait until the postmaster has
+        ended every session, recovered and taken connections again (its log says
+        it is ready once more)."""
+        ready = "database system is ready to accept connections"
+        before = self.log.read_text().count(ready)
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + seconds
+        while self.log.read_text().count(ready) <= before:
+            if time.monotonic() > deadline:
+                pytest.fail(f"the test server did not recover in {seconds} s")
+            time.sleep(0.02)
+
+    def wait_until_up(self, seconds: float = 30) -> None:
+        """Wait until the server accepts connections again (after a crash, the
+        postmaster restarts itself through crash recovery)."""
+        import psycopg
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                with psycopg.connect(self.dsn(over_socket=True), connect_timeout=2):
+                    return
+            except psycopg.OperationalError:
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the test server did not come back in {seconds} s")
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        """Stop at once, if running."""
+        self._run(
+            str(self.bindir / "pg_ctl"),
+            "-D",
+            str(self.data),
+            "-w",
+            "-m",
+            "immediate",
+            "stop",
+            check=False,
+        )
+
+
+@pytest.fixture(scope="module")
+def own_server() -> Iterator[OwnServer]:
+    """A PostgreSQL server of the module's own, to restart and kill (see
+    :class:`OwnServer`); stopped and deleted after the module."""
+    bindir = _server_bindir()
+    if bindir is None:
+        no_postgres(
+            "no PostgreSQL server binaries (initdb, pg_ctl, postgres) found: set "
+            "MFA_AMR_PG_BINDIR, or put pg_config or initdb on PATH"
+        )
+    run_as: list[str] = []
+    owner: tuple[int, int] | None = None
+    if os.geteuid() == 0:
+        try:
+            entry = pwd.getpwnam("postgres")
+        except KeyError:
+            no_postgres("running as root, and there is no postgres user to run as")
+        runuser = shutil.which("runuser")
+        if runuser is None:
+            no_postgres("running as root, and there is no runuser to become postgres")
+        run_as = [runuser, "-u", "postgres", "--"]
+        owner = (entry.pw_uid, entry.pw_gid)
+    root = Path(tempfile.mkdtemp(prefix="mfa_amr_pg_"))
+    if owner is not None:
+        os.chown(root, *owner)
+    server = OwnServer(bindir, root, run_as)
+    try:
+        server.init()
+        yield server
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
 
 
 # -- The docs' examples --------------------------------------------------------------

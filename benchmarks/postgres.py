@@ -1,9 +1,12 @@
 """PostgresClaimStore and AsyncPostgresClaimStore against raw psycopg (sync and
-async), side by side, on one server in one run.
+async), side by side, on one server in one run; the savepoint a write takes inside
+the caller's transaction, on loopback and through a proxy at a network's distance;
+and a purge of a big table while records run.
 
 Usage::
 
     python benchmarks/postgres.py [--dsn DSN] [--ops N] [--rounds R]
+        [--delay-ms MS] [--purge-rows N]
 
 The DSN defaults to ``MFA_AMR_TEST_DSN``, else the local ``test`` database. The
 benchmark works in a schema of its own, dropped at the end. ``synchronous_commit`` is
@@ -14,9 +17,21 @@ median per-operation time of each and the median of the per-round ratios.
 The async part times each block inside one coroutine on one event loop, awaiting
 each operation in turn, so the loop's own cost per await is in both sides.
 
+The savepoint comparison runs ``record`` in an open transaction (the store sends
+``SAVEPOINT``, the statement and ``RELEASE`` in one pipeline) against the bare
+statement in the same transaction, and against a savepoint without a pipeline
+(``with conn.transaction()``: three round trips), once on loopback and once through
+:class:`DelayProxy`, an asyncio TCP proxy in a thread that delays each chunk by
+``--delay-ms`` (default 2) each way.
+
+The purge part fills a table of ``--purge-rows`` idle claims (default 200,000) and
+purges it in batches while a thread records claims of those sessions again: it
+prints the purge's time and the records' median and slowest times.
+
 It prints; it does not assert. Targets (docs/performance.md): ``record`` and
 ``claims`` at most 1.15x raw psycopg, sync and async; ``claims_many`` over 1,000
-sessions at least 20x faster than 1,000 ``claims`` calls.
+sessions at least 20x faster than 1,000 ``claims`` calls; a write under the
+savepoint at most 1.2x the bare statement through the proxy.
 """
 
 from __future__ import annotations
@@ -26,7 +41,9 @@ import asyncio
 import gc
 import os
 import platform
+import random
 import statistics
+import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -232,6 +249,277 @@ def bench_async(
         loop.close()
 
 
+# -- the savepoint ------------------------------------------------------------------
+
+
+class DelayProxy:
+    """A TCP proxy in a thread of its own (asyncio) that forwards each chunk after
+    ``delay`` seconds, each way: a local server at a network's distance. Order is
+    kept; throughput is not limited.
+
+    ``with DelayProxy(host, port, delay) as proxy:`` then connect to
+    ``127.0.0.1:proxy.port``; leaving the block closes every connection through it.
+    """
+
+    def __init__(self, host: str, port: int, delay: float) -> None:
+        self.target = (host, port)
+        self.delay = delay
+        self.port = 0
+        self._loop = asyncio.new_event_loop()
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._serve, daemon=True)
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._clients: set[asyncio.Task[None]] = set()
+
+    def __enter__(self) -> DelayProxy:
+        self._thread.start()
+        self._ready.wait(10)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        asyncio.run_coroutine_threadsafe(self._shutdown(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def _serve(self) -> None:
+        asyncio.set_event_loop(self._loop)
+        self._server = self._loop.run_until_complete(
+            asyncio.start_server(self._client, "127.0.0.1", 0)
+        )
+        self.port = self._server.sockets[0].getsockname()[1]
+        self._ready.set()
+        try:
+            self._loop.run_forever()
+        finally:
+            self._loop.close()
+
+    async def _shutdown(self) -> None:
+        """Close the listener and every connection, and let the copies end."""
+        self._server.close()
+        for writer in self._writers:
+            writer.close()
+        if self._clients:
+            _, pending = await asyncio.wait(self._clients, timeout=1)
+            for task in pending:
+                task.cancel()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    async def _client(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._clients.add(task)
+        self._writers.add(writer)
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self.target)
+            self._writers.add(up_writer)
+            await asyncio.gather(
+                self._pipe(reader, up_writer),
+                self._pipe(up_reader, writer),
+                return_exceptions=True,
+            )
+        except asyncio.CancelledError:
+            pass  # the proxy is shutting down: end quietly (asyncio logs otherwise)
+
+    async def _pipe(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        """Copy ``reader`` to ``writer``, each chunk ``delay`` late, until either
+        side ends."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[tuple[float, bytes]] = asyncio.Queue()
+
+        async def deliver() -> None:
+            while True:
+                due, chunk = await queue.get()
+                wait = due - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                if not chunk:
+                    writer.close()
+                    return
+                writer.write(chunk)
+                await writer.drain()
+
+        delivering = asyncio.ensure_future(deliver())
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                queue.put_nowait((loop.time() + self.delay, chunk))
+                if not chunk:
+                    break
+        except (ConnectionError, OSError):
+            queue.put_nowait((loop.time(), b""))
+        await asyncio.gather(delivering, return_exceptions=True)
+
+
+def bench_savepoints(
+    dsn: str, schema: str, q: Statements, *, ops: int, rounds: int, delay: float
+) -> None:
+    """``record`` in the caller's open transaction (under the savepoint the store
+    pipelines with it) against the bare statement in the same transaction, and a
+    savepoint taken without a pipeline (``with conn.transaction()``, three round
+    trips), on loopback and through :class:`DelayProxy`; sync and async."""
+    params = psycopg.conninfo.conninfo_to_dict(dsn)
+    host = str(params.get("host") or "127.0.0.1")
+    port = int(params.get("port") or 5432)
+    print(
+        f"\n{'in a transaction: record under the savepoint':<50} {'mfa_amr':>12} "
+        f"{'bare':>12} {'ratio':>8}"
+    )
+    with DelayProxy(host, port, delay) as proxy:
+        proxied = psycopg.conninfo.make_conninfo(dsn, host="127.0.0.1", port=proxy.port)
+        for where, target_dsn, n, r, target in (
+            ("loopback", dsn, ops, max(3, rounds // 3), "about 2x expected"),
+            (
+                f"+{delay * 1e3:g} ms each way",
+                proxied,
+                max(20, ops // 4),
+                max(5, rounds // 3),
+                "target <= 1.2x",
+            ),
+        ):
+            _savepoint_sides(target_dsn, schema, q, where, n, r, target)
+
+
+def _savepoint_sides(
+    dsn: str, schema: str, q: Statements, where: str, ops: int, rounds: int, target: str
+) -> None:
+    tx = psycopg.connect(dsn, options=NO_SYNC_COMMIT)
+    try:
+        store = PostgresClaimStore(tx, schema=schema)
+
+        # A new session each time: a sign-in inside the service's transaction, one
+        # transaction per block.
+        def ours(i: int) -> object:
+            if i == 0:
+                tx.commit()
+            return store.record(uuid.uuid4(), "password")
+
+        def bare(i: int) -> object:
+            if i == 0:
+                tx.commit()
+            at = datetime.now(UTC)
+            return tx.execute(
+                q.record, (uuid.uuid4(), uuid.uuid4(), "password", at, at)
+            ).fetchone()
+
+        def unpipelined(i: int) -> object:
+            if i == 0:
+                tx.commit()
+            at = datetime.now(UTC)
+            with tx.transaction():
+                return tx.execute(
+                    q.record, (uuid.uuid4(), uuid.uuid4(), "password", at, at)
+                ).fetchone()
+
+        compare(
+            f"sync, {where}",
+            ours,
+            bare,
+            ops=ops,
+            rounds=rounds,
+            target=target,
+            warmup=50,
+        )
+        compare(
+            f"sync, {where}: savepoint without a pipeline",
+            unpipelined,
+            bare,
+            ops=ops,
+            rounds=rounds,
+            target="3 round trips",
+            warmup=50,
+        )
+        tx.commit()
+    finally:
+        tx.close()
+
+    loop = asyncio.new_event_loop()
+    run = loop.run_until_complete
+
+    def timer(fn: AsyncOp, n: int) -> float:
+        return run(_time_async_block(fn, n))
+
+    aconn = run(psycopg.AsyncConnection.connect(dsn, options=NO_SYNC_COMMIT))
+    try:
+        astore = AsyncPostgresClaimStore(aconn, schema=schema)
+
+        async def aours(i: int) -> object:
+            if i == 0:
+                await aconn.commit()
+            return await astore.record(uuid.uuid4(), "password")
+
+        async def abare(i: int) -> object:
+            if i == 0:
+                await aconn.commit()
+            at = datetime.now(UTC)
+            cur = await aconn.execute(
+                q.record, (uuid.uuid4(), uuid.uuid4(), "password", at, at)
+            )
+            return await cur.fetchone()
+
+        compare_with(
+            timer,
+            f"async, {where}",
+            aours,
+            abare,
+            ops=ops,
+            rounds=rounds,
+            target=target,
+            warmup=50,
+        )
+        run(aconn.commit())
+    finally:
+        run(aconn.close())
+        loop.close()
+
+
+# -- purge -----------------------------------------------------------------------------
+
+
+def bench_purge(dsn: str, schema: str, rows: int) -> None:
+    """Purge ``rows`` idle claims (two per session) in batches while a thread
+    records again claims of those sessions: the purge's time, and the slowest and
+    median record while it runs."""
+    with PostgresClaimStore.connect(
+        dsn, schema=schema, table="purged", min_size=2, max_size=2
+    ) as store:
+        store.create_schema()
+        old = datetime.now(UTC) - timedelta(days=30)
+        sids = [uuid.uuid4() for _ in range(rows // 2)]
+        for start in range(0, len(sids), 10_000):
+            store.record_many(
+                [(s, m, old) for s in sids[start : start + 10_000] for m in ("a", "b")]
+            )
+        latencies: list[float] = []
+        done = threading.Event()
+
+        def record() -> None:
+            rnd = random.Random(1)
+            while not done.is_set():
+                started = time.perf_counter()
+                store.record(rnd.choice(sids), "a")
+                latencies.append(time.perf_counter() - started)
+
+        recorder = threading.Thread(target=record)
+        recorder.start()
+        started = time.perf_counter()
+        try:
+            removed = store.purge(before=datetime.now(UTC) - timedelta(days=1))
+        finally:
+            elapsed = time.perf_counter() - started
+            done.set()
+            recorder.join()
+        print(
+            f"\npurge of {rows:,} claims (batch_size 5,000), {len(latencies):,} "
+            f"records meanwhile: {elapsed:.2f} s, {removed:,} removed; records: "
+            f"median {statistics.median(latencies) * 1e3:.2f} ms, slowest "
+            f"{max(latencies) * 1e3:.1f} ms"
+        )
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the benchmark and print a table."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -240,6 +528,18 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--ops", type=int, default=200, help="operations per block")
     parser.add_argument("--rounds", type=int, default=25, help="blocks per side")
+    parser.add_argument(
+        "--delay-ms",
+        type=float,
+        default=2.0,
+        help="milliseconds the proxy adds each way (the savepoint comparison)",
+    )
+    parser.add_argument(
+        "--purge-rows",
+        type=int,
+        default=200_000,
+        help="claims to purge while records run (0: skip)",
+    )
     args = parser.parse_args(argv)
     ops: int = args.ops
     rounds: int = args.rounds
@@ -345,36 +645,12 @@ def main(argv: list[str] | None = None) -> None:
 
         bench_async(args.dsn, schema, q, sids, three, ops=ops, rounds=rounds)
 
-        # Why the store takes no savepoint inside the caller's transaction: the same
-        # record, in an open transaction, with and without one.
-        tx = psycopg.connect(args.dsn, options="-c synchronous_commit=off")
-        try:
-            in_tx = PostgresClaimStore(tx, schema=schema)
-
-            # A new session each time: a sign-in inside the service's transaction.
-            def plain(i: int) -> object:
-                if i == 0:
-                    tx.commit()  # one transaction per block, not one for the run
-                return in_tx.record(uuid.uuid4(), "password")
-
-            def with_savepoint(i: int) -> object:
-                if i == 0:
-                    tx.commit()
-                with tx.transaction():
-                    return in_tx.record(uuid.uuid4(), "password")
-
-            compare(
-                "record in a transaction, with / without savepoint",
-                with_savepoint,
-                plain,
-                ops=ops,
-                rounds=max(3, rounds // 3),
-                target="why no savepoint",
-                warmup=200,
-            )
-            tx.commit()
-        finally:
-            tx.close()
+        # Inside the caller's transaction a write runs under a savepoint sent with
+        # it in one pipeline: its cost against the bare statement, on loopback and
+        # through a proxy that adds a network's round trip.
+        bench_savepoints(
+            args.dsn, schema, q, ops=ops, rounds=rounds, delay=args.delay_ms / 1000
+        )
 
         # claims_many over 1,000 sessions vs 1,000 claims calls, with sessions of
         # 1 claim (a password sign-in) and of 3 claims (password, TOTP, phone).
@@ -395,6 +671,8 @@ def main(argv: list[str] | None = None) -> None:
                     target="target >= 20x",
                     warmup=12,
                 )
+        if args.purge_rows:
+            bench_purge(args.dsn, schema, args.purge_rows)
     finally:
         pool.close()
         conn.close()

@@ -79,7 +79,8 @@ class TestTasks:
     ) -> None:
         """500 records of overlapping pairs gathered at once leave one claim per
         pair, one id per pair, updated_at the greatest time given."""
-        store = AsyncInMemoryClaimStore(clock=FakeClock())
+        # The clock ahead of every time given: a store refuses times from the future.
+        store = AsyncInMemoryClaimStore(clock=FakeClock(START + timedelta(hours=1)))
         sessions = [uuid.uuid4() for _ in range(3)]
         pairs = [(s, m) for s in sessions for m in ("password", "totp", "x-b")]
         rnd = random.Random(7)

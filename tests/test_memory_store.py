@@ -14,7 +14,7 @@ import pytest
 from hypothesis import settings
 
 import mfa_amr
-from mfa_amr import AMRClaim, InMemoryClaimStore, Policy
+from mfa_amr import DEFAULT_SKEW, AMRClaim, InMemoryClaimStore, Policy
 from mfa_amr.exceptions import (
     InvalidClaimError,
     InvalidInputError,
@@ -48,7 +48,8 @@ class TestThreads:
     ) -> None:
         """8 threads recording overlapping pairs at once leave exactly one claim per
         pair, with one id, the first time kept and updated_at the greatest given."""
-        store = InMemoryClaimStore(clock=FakeClock())
+        # The clock ahead of every time given: a store refuses times from the future.
+        store = InMemoryClaimStore(clock=FakeClock(START + timedelta(hours=1)))
         sessions = [uuid.uuid4() for _ in range(3)]
         methods = ["password", "totp", "mfa/webauthn"]
         pairs = [(s, m) for s in sessions for m in methods]
@@ -185,3 +186,16 @@ class TestConstruction:
         store = InMemoryClaimStore(clock=FakeClock())
         store.record_many([(uuid.uuid4(), "password"), (uuid.uuid4(), "totp")])
         assert "<InMemoryClaimStore: 2 claims in 2 sessions>" == repr(store)
+
+
+class TestTheDefaultSkew:
+    def test_a_store_takes_the_policys_default_skew(self) -> None:
+        """A store's default skew is a policy's (mfa_amr.DEFAULT_SKEW): a time the
+        policy's skew ahead of the clock is recorded, a microsecond more refused."""
+        skew = Policy.supabase().skew
+        assert timedelta(seconds=DEFAULT_SKEW) == skew
+        store = InMemoryClaimStore(clock=FakeClock())
+        sid = uuid.uuid4()
+        assert START + skew == store.record(sid, "totp", at=START + skew).updated_at
+        with pytest.raises(InvalidInputError, match="allowed skew of 60 s"):
+            store.record(sid, "totp", at=START + skew + timedelta(microseconds=1))

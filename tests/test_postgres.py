@@ -404,10 +404,14 @@ class TestSupabaseTable:
         ).fetchone()
 
     def test_every_operation_works(
-        self, sb_store: PostgresClaimStore, supabase_tables: SupabaseTables
+        self,
+        sb_store: PostgresClaimStore,
+        supabase_tables: SupabaseTables,
+        clock: FakeClock,
     ) -> None:
         """record, record_many, claims, claims_many, get, revoke, revoke_everywhere,
         purge and delete_sessions all work on sessions that exist."""
+        clock.advance(timedelta(days=3))  # every time below is in the store's past
         one, two = supabase_tables.new_session(), supabase_tables.new_session()
         first = sb_store.record(one, "password", at=START)
         batch = sb_store.record_many(
@@ -673,9 +677,12 @@ class TestCallersTransaction:
                 InvalidMethodError,
             ),
             (lambda s: s.claims_many("not a list"), InvalidInputError),
+            (lambda s: s.revoke_everywhere([uuid.uuid4()], ""), InvalidMethodError),
             (
-                lambda s: s.revoke_everywhere([uuid.uuid4()], "Bad Name"),
-                InvalidMethodError,
+                lambda s: s.record(
+                    uuid.uuid4(), "totp", at=datetime.now(UTC) + timedelta(hours=1)
+                ),
+                InvalidInputError,
             ),
             (lambda s: s.purge(before=datetime(2026, 1, 1)), InvalidClaimError),
         ],
@@ -707,21 +714,57 @@ class TestCallersTransaction:
             store.record(uuid.uuid4(), "TOTP")
         assert pq.TransactionStatus.IDLE == pg_tx_conn.info.transaction_status
 
-    def test_a_database_error_aborts_the_transaction(
-        self, pg_tx_conn: Conn, supabase_tables: SupabaseTables
+    def test_a_refused_write_leaves_the_transaction_usable(
+        self, pg_tx_conn: Conn, supabase_tables: SupabaseTables, pg_admin: Conn
     ) -> None:
-        """A failing statement (a missing session) raises a StoreError and aborts
-        the caller's transaction as any failed statement would; the caller's
-        rollback makes the connection usable again."""
+        """A record for a session that does not exist raises SessionNotFoundError
+        inside the caller's transaction, which stays open and healthy: the
+        caller's earlier and later work in it is committed (the write ran under a
+        savepoint, rolled back alone)."""
         store = PostgresClaimStore(pg_tx_conn, schema=supabase_tables.schema)
+        live = supabase_tables.new_session()
+        before = store.record(live, "password")
+        pg_tx_conn.execute(
+            sql.SQL("UPDATE {} SET updated_at = now() WHERE id = %s").format(
+                sql.Identifier(supabase_tables.schema, "sessions")
+            ),
+            (live,),
+        )
         with pytest.raises(SessionNotFoundError):
             store.record(uuid.uuid4(), "totp")
-        assert pq.TransactionStatus.INERROR == pg_tx_conn.info.transaction_status
-        with pytest.raises(StoreError) as caught:
-            store.claims(uuid.uuid4())
-        assert isinstance(caught.value.__cause__, psycopg.errors.InFailedSqlTransaction)
+        assert pq.TransactionStatus.INTRANS == pg_tx_conn.info.transaction_status
+        after = store.record(live, "totp")
+        pg_tx_conn.commit()
+        assert {before, after} == set(
+            PostgresClaimStore(pg_admin, schema=supabase_tables.schema).claims(live)
+        )
+        assert [(1,)] == pg_admin.execute(
+            sql.SQL(
+                "SELECT count(*) FROM {} WHERE id = %s AND updated_at IS NOT NULL"
+            ).format(sql.Identifier(supabase_tables.schema, "sessions")),
+            (live,),
+        ).fetchall()
+
+    def test_an_aborted_transaction_is_reported_as_such(
+        self, pg_tx_conn: Conn, pg_schema: str, pg_admin: Conn
+    ) -> None:
+        """In a transaction the caller's own failed statement aborted, a call raises
+        a StoreError that says to roll back; after the rollback the store works."""
+        PostgresClaimStore(pg_admin, schema=pg_schema).create_schema()
+        store = PostgresClaimStore(pg_tx_conn, schema=pg_schema)
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            pg_tx_conn.execute("SELECT 1 / 0")
+        for call in (
+            lambda: store.record(uuid.uuid4(), "totp"),
+            lambda: store.claims(uuid.uuid4()),
+        ):
+            with pytest.raises(StoreError, match="roll it back") as caught:
+                call()
+            assert isinstance(
+                caught.value.__cause__, psycopg.errors.InFailedSqlTransaction
+            )
         pg_tx_conn.rollback()
-        assert [] == store.claims(uuid.uuid4())
+        assert "totp" == store.record(uuid.uuid4(), "totp").method
 
     def test_the_connection_is_never_reconfigured_or_closed(
         self, pg_dsn: str, pg_schema: str, pg_admin: Conn
@@ -836,20 +879,17 @@ class TestErrors:
     """Driver errors become StoreUnavailableError or StoreError, chained."""
 
     def test_an_unreachable_server(self, pg_schema: str) -> None:
-        """Nothing listening: StoreUnavailableError, a ConnectionError, chaining the
-        pool's psycopg error."""
-        with (
+        """Nothing listening: connect() itself raises StoreUnavailableError, a
+        ConnectionError, chaining psycopg's error, at once."""
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailableError) as caught:
             PostgresClaimStore.connect(
-                "host=127.0.0.1 port=1 dbname=test connect_timeout=1",
-                schema=pg_schema,
-                timeout=1,
-                min_size=1,
-            ) as store,
-            pytest.raises(StoreUnavailableError) as caught,
-        ):
-            store.claims(uuid.uuid4())
+                "host=127.0.0.1 port=1 dbname=test", schema=pg_schema, min_size=1
+            )
+        assert time.monotonic() - started < 2
         assert isinstance(caught.value, ConnectionError)
         assert isinstance(caught.value.__cause__, psycopg.OperationalError)
+        assert "Connection refused" in str(caught.value)
 
     def test_a_dropped_connection(
         self, store: PostgresClaimStore, pg_conn: Conn, pg_admin: Conn
@@ -868,8 +908,9 @@ class TestErrors:
     def test_a_dropped_pool_connection_is_replaced(
         self, pg_dsn: str, pg_schema: str, pg_admin: Conn
     ) -> None:
-        """A pooled connection the server ended fails one call with
-        StoreUnavailableError; the pool then serves a new connection."""
+        """A pooled connection the server ended is found out before it is lent
+        (the pool connect() opens checks each one): the next call succeeds on a
+        new connection."""
         app = f"mfa-amr-test-{uuid.uuid4().hex[:8]}"
         with PostgresClaimStore.connect(
             pg_dsn,
@@ -881,9 +922,8 @@ class TestErrors:
             store.create_schema()
             (pid,) = backends(pg_admin, app)
             pg_admin.execute("SELECT pg_terminate_backend(%s, 5000)", (pid,))
-            with pytest.raises(StoreUnavailableError):
-                store.claims(uuid.uuid4())
             assert [] == store.claims(uuid.uuid4())
+            assert [pid] != backends(pg_admin, app)
 
     def test_a_closed_connection(
         self, store: PostgresClaimStore, pg_conn: Conn
@@ -985,7 +1025,7 @@ class TestRows:
         pg_conn.execute("SET TimeZone = 'Asia/Kolkata'")
         sid = uuid.uuid4()
         at = datetime(
-            2026, 3, 1, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-8))
+            2026, 1, 14, 23, 59, 59, 999_999, tzinfo=timezone(timedelta(hours=-8))
         )
         claim = store.record(sid, "password", at=at)
         for got in (claim, *store.claims(sid), store.get(claim.id)):
@@ -1064,15 +1104,24 @@ class TestRoundTrips:
             store.create_schema()
             sids = [uuid.uuid4() for _ in range(50)]
             operations: list[tuple[str, Any]] = [
-                ("INSERT", lambda: store.record(sids[0], "password")),
-                ("INSERT", lambda: store.record_many([(s, "totp") for s in sids])),
+                ("INSERT INTO", lambda: store.record(sids[0], "password")),
+                (
+                    "WITH written AS (\nINSERT INTO",
+                    lambda: store.record_many([(s, "totp") for s in sids]),
+                ),
                 ("SELECT", lambda: store.claims(sids[0])),
                 ("SELECT", lambda: store.claims_many(sids)),
                 ("SELECT", lambda: store.get(sids[0])),
-                ("DELETE", lambda: store.revoke(sids[0], "totp")),
-                ("DELETE", lambda: store.revoke_everywhere(sids, "totp")),
-                ("DELETE", lambda: store.delete_sessions(sids[:2])),
-                ("DELETE", lambda: store.purge(before=START)),
+                ("WITH gone AS (\n    DELETE", lambda: store.revoke(sids[0], "totp")),
+                (
+                    "WITH gone AS (\n    DELETE",
+                    lambda: store.revoke_everywhere(sids, "totp"),
+                ),
+                (
+                    "WITH gone AS (\n    DELETE",
+                    lambda: store.delete_sessions(sids[:2]),
+                ),
+                ("WITH page AS (", lambda: store.purge(before=START)),
             ]
             for kind, operation in operations:
                 CountingCursor.sent.clear()

@@ -170,6 +170,8 @@ class TestScript:
                 "``with X.connect(dsn) as s:``",
             ),
             ("async def __aenter__(self)", "def __enter__(self)"),
+            ("import asyncio", "import threading"),
+            ("self._turn = asyncio.Lock()", "self._turn = threading.Lock()"),
             (
                 "MyAsyncConnectionPool asyncio awaited",
                 "MyAsyncConnectionPool asyncio awaited",
@@ -222,12 +224,13 @@ class TestScript:
         ) == target.read_text(encoding="utf-8")
 
     def test_asynchronous_code_left_over_is_refused(self, tmp_path: Path) -> None:
-        """A source using an async name the script does not know, or asyncio, is
-        refused naming the line, and nothing is written."""
+        """A source using an async name the script does not know, or asyncio beyond
+        its lock, is refused naming the line, and nothing is written."""
         root = self.copy(tmp_path)
         source = root / TOOL_MODULE.SOURCE
         source.write_text(
-            source.read_text(encoding="utf-8") + "\nimport asyncio\n", encoding="utf-8"
+            source.read_text(encoding="utf-8") + "\nasyncio.sleep(0)\n",
+            encoding="utf-8",
         )
         refused = self.script(root)
         assert 2 == refused.returncode

@@ -29,9 +29,12 @@ from mfa_amr.exceptions import (
     InvalidClaimError,
     InvalidInputError,
     InvalidMethodError,
+    RevocationRefusedError,
     SessionNotFoundError,
+    StoreConfigurationError,
     StoreError,
     StoreUnavailableError,
+    TableNotFoundError,
     UnrecordableMethodError,
 )
 from mfa_amr.stores._input import session_ids
@@ -41,6 +44,7 @@ from mfa_amr.stores._sql import (
     Statements,
     check_identifier,
     claim_row,
+    connect_error,
     constraint_names,
     record_many_params,
     source_error,
@@ -262,8 +266,6 @@ class TestErrors:
         [
             psycopg.errors.QueryCanceled("statement timeout"),
             psycopg.errors.DeadlockDetected("deadlock"),
-            psycopg.errors.UndefinedTable("no such table"),
-            psycopg.errors.InsufficientPrivilege("denied"),
             psycopg.DataError("bad value"),
         ],
     )
@@ -271,6 +273,75 @@ class TestErrors:
         """Errors of a working connection: StoreError, not StoreUnavailableError."""
         error = store_error(exc, "recording a claim")
         assert StoreError is type(error)
+
+    @pytest.mark.parametrize(
+        "exc",
+        [
+            psycopg.errors.UndefinedTable('relation "auth.x" does not exist'),
+            psycopg.errors.InvalidSchemaName('schema "auth" does not exist'),
+        ],
+    )
+    def test_a_missing_table_says_how_to_create_it(self, exc: psycopg.Error) -> None:
+        """A missing table or schema: TableNotFoundError naming the table and
+        create_schema() / schema_sql(), not retryable."""
+        error = store_error(exc, "reading claims", table='"auth"."x"')
+        assert TableNotFoundError is type(error)
+        assert isinstance(error, StoreConfigurationError)
+        assert not isinstance(error, StoreUnavailableError)
+        for words in ('"auth"."x"', "create_schema()", "schema_sql()"):
+            assert words in str(error)
+
+    @pytest.mark.parametrize(
+        ("deletes", "expected"),
+        [(False, StoreConfigurationError), (True, RevocationRefusedError)],
+    )
+    def test_a_refused_privilege_names_the_table(
+        self, deletes: bool, expected: type[StoreError]
+    ) -> None:
+        """A privilege or policy refusal is a StoreConfigurationError naming the
+        table; when deleting, a RevocationRefusedError (a PermissionError)."""
+        error = store_error(
+            psycopg.errors.InsufficientPrivilege("permission denied for table x"),
+            "revoking a claim",
+            table='"auth"."x"',
+            deletes=deletes,
+        )
+        assert expected is type(error)
+        assert '"auth"."x"' in str(error)
+        assert "permission denied" in str(error)
+
+    @pytest.mark.parametrize(
+        ("message", "expected"),
+        [
+            (
+                'FATAL:  password authentication failed for user "svc"',
+                StoreConfigurationError,
+            ),
+            ('FATAL:  database "nope" does not exist', StoreConfigurationError),
+            ('FATAL:  role "nope" does not exist', StoreConfigurationError),
+            ("FATAL:  no pg_hba.conf entry for host", StoreConfigurationError),
+            ("fe_sendauth: no password supplied", StoreConfigurationError),
+            ("Connection refused\n\tIs the server running", StoreUnavailableError),
+            ("timeout expired", StoreUnavailableError),
+            ("FATAL:  the database system is starting up", StoreUnavailableError),
+            ("FATAL:  sorry, too many clients already", StoreUnavailableError),
+            ("could not translate host name", StoreUnavailableError),
+        ],
+    )
+    def test_a_failed_first_connection_names_its_cause(
+        self, message: str, expected: type[StoreError]
+    ) -> None:
+        """A refusal by the server (password, role, database, pg_hba.conf) is a
+        StoreConfigurationError; anything that may pass (refused, unreachable,
+        starting, full) a StoreUnavailableError."""
+        error = connect_error(
+            psycopg.OperationalError(
+                f'connection failed: connection to server at "db", port 5432 '
+                f"failed: {message}"
+            )
+        )
+        assert expected is type(error)
+        assert message.splitlines()[0] in str(error)
 
     def test_a_foreign_key_violation_names_the_session(self) -> None:
         """A foreign key refusing a claim: SessionNotFoundError naming the session."""

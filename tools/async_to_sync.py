@@ -47,6 +47,9 @@ RENAMES: dict[str, str] = {
     "__aenter__": "__enter__",
     "__aexit__": "__exit__",
     "asynccontextmanager": "contextmanager",
+    # The one lock of the source: asyncio's, for tasks, becomes threading's.
+    "asyncio.Lock": "threading.Lock",
+    "import asyncio": "import threading",
 }
 """Every asynchronous name the source uses, and the synchronous name it becomes."""
 

@@ -22,6 +22,12 @@ __all__ = [
 
 INSUFFICIENT_USER_AUTHENTICATION: Final = "insufficient_user_authentication"
 
+MAX_HEADER_SIZE: Final = 8192
+"""How long a ``WWW-Authenticate`` value :meth:`StepUpChallenge.parse` reads, in
+characters, unless told otherwise: 8 KiB, the header limit of common HTTP servers. A
+step-up challenge is a few hundred characters; refusing a hostile megabyte costs
+microseconds, where reading it would cost seconds."""
+
 # `name=` at the start of an auth-param, looking ahead for a token or a quote.
 _PARAM_START: Final = re.compile(
     rf"({TOKEN.pattern})[ \t]*=[ \t]*(?=\"|{TOKEN.pattern})"
@@ -226,21 +232,39 @@ class StepUpChallenge:
         return out
 
     @classmethod
-    def parse(cls, header: str) -> StepUpChallenge:
+    def parse(cls, header: str, *, max_size: int = MAX_HEADER_SIZE) -> StepUpChallenge:
         """Read the step-up challenge in a ``WWW-Authenticate`` value.
 
         Tolerates what RFC 9110 allows: any order of parameters, spaces around
         ``=`` and ``,``, the scheme and parameter names in any case, a value as a
         token or a quoted-string, other challenges and parameters beside it.
 
+        Args:
+            header: the ``WWW-Authenticate`` value, as text.
+            max_size: the longest value read, in characters (an HTTP library hands
+                a header over as text, one character per byte); a longer one is
+                refused before it is read. Default 8,192.
+
         Raises:
-            ChallengeParseError: the value is malformed (an unclosed or badly
-                escaped quoted-string, a parameter given twice, ...), or holds no
-                Bearer challenge with ``error="insufficient_user_authentication"``.
+            ChallengeParseError: the value is longer than ``max_size``, malformed
+                (an unclosed or badly escaped quoted-string, a parameter given
+                twice, ...), or holds no Bearer challenge with
+                ``error="insufficient_user_authentication"``.
+            InvalidInputError: ``max_size`` is not a positive int.
         """
+        if isinstance(max_size, bool) or not isinstance(max_size, int) or max_size < 1:
+            raise InvalidInputError(
+                f"max_size must be a positive int (characters), got {max_size!r}"
+            )
         if not isinstance(header, str):
             raise ChallengeParseError(
                 f"a WWW-Authenticate value must be a str, got {type(header).__name__}"
+            )
+        if len(header) > max_size:
+            raise ChallengeParseError(
+                f"the WWW-Authenticate value is {len(header)} characters, more than "
+                f"max_size={max_size}: a step-up challenge is a few hundred; pass a "
+                "larger max_size= to read a longer value"
             )
         bearer = [p for scheme, p in _read_challenges(header) if scheme == "bearer"]
         if not bearer:

@@ -17,11 +17,15 @@ __all__ = [
     "InvalidInputError",
     "InvalidMethodError",
     "MfaAmrError",
+    "RevocationRefusedError",
     "SessionNotFoundError",
+    "StoreConfigurationError",
     "StoreError",
     "StoreUnavailableError",
+    "TableNotFoundError",
     "UnrecordableMethodError",
     "WebhookSignatureError",
+    "WriteDiscardedError",
 ]
 
 
@@ -65,6 +69,28 @@ class StoreUnavailableError(StoreError, ConnectionError):
 
 class SessionNotFoundError(StoreError, LookupError):
     """The session a claim was recorded for does not exist (a foreign key refused it)."""
+
+
+class StoreConfigurationError(StoreError):
+    """The store cannot work as it is set up, and retrying will not help: the server
+    refused the credentials, the database or the role, the table is missing, or the
+    role lacks a privilege or a row level security policy it needs."""
+
+
+class TableNotFoundError(StoreConfigurationError):
+    """The claims table (or its schema) does not exist: ``create_schema()`` or the
+    script of ``schema_sql()`` creates it."""
+
+
+class RevocationRefusedError(StoreConfigurationError, PermissionError):
+    """A claim the store could see was not deleted: row level security, a missing
+    privilege, a trigger or a rule kept it, so a sign-out or a factor's removal did
+    not happen."""
+
+
+class WriteDiscardedError(StoreConfigurationError):
+    """The database accepted a write but stored no row for it: a trigger or a rule on
+    the table discarded it."""
 
 
 class ChallengeParseError(MfaAmrError, ValueError):

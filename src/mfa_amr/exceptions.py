@@ -18,11 +18,15 @@ from mfa_amr._errors import (
     InvalidInputError,
     InvalidMethodError,
     MfaAmrError,
+    RevocationRefusedError,
     SessionNotFoundError,
+    StoreConfigurationError,
     StoreError,
     StoreUnavailableError,
+    TableNotFoundError,
     UnrecordableMethodError,
     WebhookSignatureError,
+    WriteDiscardedError,
 )
 
 __all__ = [
@@ -34,10 +38,14 @@ __all__ = [
     "InvalidInputError",
     "InvalidMethodError",
     "MfaAmrError",
+    "RevocationRefusedError",
     "SessionNotFoundError",
     "StepUpRequired",
+    "StoreConfigurationError",
     "StoreError",
     "StoreUnavailableError",
+    "TableNotFoundError",
     "UnrecordableMethodError",
     "WebhookSignatureError",
+    "WriteDiscardedError",
 ]

@@ -3,13 +3,15 @@ with the same error before anything changes. No driver is imported here."""
 
 from __future__ import annotations
 
+import enum
+import math
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
-from typing import cast
+from datetime import datetime, timedelta
+from typing import Final, cast
 
-from mfa_amr._errors import InvalidInputError
-from mfa_amr._grammar import UTC, to_utc, to_uuid
+from mfa_amr._errors import InvalidInputError, InvalidMethodError
+from mfa_amr._grammar import DEFAULT_SKEW, UTC, to_utc, to_uuid
 from mfa_amr._policy import Policy
 from mfa_amr.stores._protocol import Clock, RecordItem, SessionIdLike
 
@@ -58,6 +60,120 @@ def now(clock: Clock) -> datetime:
     return to_utc(clock(), "the store's clock")
 
 
+STORE_SKEW: Final = timedelta(seconds=DEFAULT_SKEW)
+"""How far ahead of a store's clock an ``at`` may lie, unless the store is told
+otherwise: :data:`mfa_amr.DEFAULT_SKEW` seconds, as for a policy's ``skew``."""
+
+
+# Beyond this a number of seconds names no clock drift (and timedelta overflows
+# not far past it): a century.
+_MAX_SKEW_SECONDS: Final = 100 * 366 * 86_400
+
+
+def check_skew(skew: object) -> timedelta:
+    """Return a store's ``skew=`` as a ``timedelta``: seconds (an ``int`` or a finite
+    ``float``) or a ``timedelta``, not negative.
+
+    Raises:
+        InvalidInputError: anything else.
+    """
+    value: timedelta | None = None
+    if isinstance(skew, timedelta):
+        value = skew
+    elif (
+        isinstance(skew, (int, float))
+        and not isinstance(skew, bool)
+        and math.isfinite(skew)
+        and abs(skew) <= _MAX_SKEW_SECONDS
+    ):
+        value = timedelta(seconds=skew)
+    if value is None or value < timedelta(0):
+        raise InvalidInputError(
+            "skew must be a non-negative timedelta or number of seconds (how far "
+            f"ahead of the store's clock a recorded time may lie), got {skew!r}"
+        )
+    return value
+
+
+def not_ahead(at: datetime, clock_now: datetime, skew: timedelta) -> datetime:
+    """Return ``at`` unless it lies more than ``skew`` ahead of ``clock_now``.
+
+    A time from the future would stick: ``updated_at`` never moves backwards, so
+    one writer whose clock runs ahead would date a claim past every later record
+    (and a policy never counts such a claim as fresh).
+
+    Raises:
+        InvalidInputError: ``at`` is too far ahead.
+    """
+    ahead = at - clock_now
+    if ahead > skew:
+        raise InvalidInputError(
+            f"at {at.isoformat()} is {ahead.total_seconds():g} s ahead of the "
+            f"store's clock ({clock_now.isoformat()}), more than its allowed skew "
+            f"of {skew.total_seconds():g} s: record the time the method was "
+            "proved (or leave at out, for the store's clock); if the clock that "
+            "gave at is right and the store's own is behind, fix that one, or give "
+            "the store a larger skew="
+        )
+    return at
+
+
+def record_at(at: object, clock: Clock, skew: timedelta) -> datetime:
+    """The time of one ``record``: ``at`` checked against the clock, or the clock
+    for ``None``.
+
+    Raises:
+        InvalidClaimError: ``at`` is not an aware datetime, or the clock returned
+            something else.
+        InvalidInputError: ``at`` lies more than ``skew`` ahead of the clock.
+    """
+    if at is None:
+        return now(clock)
+    when = to_utc(at, "at")
+    return not_ahead(when, now(clock), skew)
+
+
+def stored_name(value: object) -> str:
+    """A method name as a store may hold it, for ``revoke``: any non-empty ``str``
+    PostgreSQL can store, since another writer may have stored a name outside the
+    syntax (``'TOTP'``, ``'sso:okta'``); a member of ``AuthenticationMethod`` gives
+    its value.
+
+    The empty string is refused: no writer records it, and a caller passing it has
+    lost the name it meant (a claim named ``''`` still goes with
+    ``delete_sessions``).
+
+    Raises:
+        InvalidMethodError: not a ``str``, empty, holding NUL (which PostgreSQL
+            cannot store), or not encodable as UTF-8.
+    """
+    if isinstance(value, enum.Enum):
+        value = value.value
+    if not isinstance(value, str):
+        raise InvalidMethodError(
+            f"a method name to revoke must be a str, not {type(value).__name__}"
+        )
+    name = str.__str__(value)  # a plain str, whatever a subclass's __str__ says
+    if not name:
+        raise InvalidMethodError(
+            "the method name to revoke is empty: give the name the claim was stored "
+            "under (such as 'mfa/phone'), or remove the session's claims with "
+            "delete_sessions"
+        )
+    if "\x00" in name:
+        raise InvalidMethodError(
+            f"the method name to revoke holds a NUL character, which no stored name "
+            f"can: {name[:80]!r}"
+        )
+    try:
+        name.encode()
+    except UnicodeEncodeError as exc:
+        raise InvalidMethodError(
+            f"the method name to revoke is not encodable as UTF-8: {name[:80]!r}"
+        ) from exc
+    return name
+
+
 def session_ids(values: Iterable[SessionIdLike], what: str) -> list[uuid.UUID]:
     """The distinct session ids of an iterable argument, in order, all validated;
     one id given where an iterable is expected is refused rather than iterated.
@@ -81,14 +197,15 @@ def session_ids(values: Iterable[SessionIdLike], what: str) -> list[uuid.UUID]:
 
 
 def record_items(
-    items: Iterable[RecordItem], policy: Policy, clock: Clock
+    items: Iterable[RecordItem], policy: Policy, clock: Clock, skew: timedelta
 ) -> list[tuple[uuid.UUID, str, datetime]]:
     """Every item of ``record_many`` as ``(session, method, at)``, all validated
     before the caller changes anything. ``at`` left out or ``None`` means the clock,
-    read once for the whole batch.
+    read once for the whole batch, which every given ``at`` is also checked against.
 
     Raises:
-        InvalidInputError: ``items`` or one item has the wrong shape.
+        InvalidInputError: ``items`` or one item has the wrong shape, or an ``at``
+            lies more than ``skew`` ahead of the clock.
         InvalidClaimError, InvalidMethodError, UnrecordableMethodError: as
             ``record``, naming the offending value.
     """
@@ -109,11 +226,12 @@ def record_items(
         sid = to_uuid(item[0], "session_id")
         name = policy.check_recordable(item[1])
         at = item[2] if len(item) == 3 else None
-        if at is None:
-            if clock_now is None:
-                clock_now = now(clock)
+        when = None if at is None else to_utc(at, "at")
+        if clock_now is None:
+            clock_now = now(clock)
+        if when is None:
             when = clock_now
         else:
-            when = to_utc(at, "at")
+            not_ahead(when, clock_now, skew)
         checked.append((sid, name, when))
     return checked

@@ -51,8 +51,13 @@ class ClaimStore(Protocol):
         ``created_at`` and sets ``updated_at = max(updated_at, at)``: it never moves
         backwards. Returns the claim as stored.
 
+        An ``at`` more than the store's allowed clock skew (default 60 s,
+        ``mfa_amr.DEFAULT_SKEW``) ahead of its clock is refused: since
+        ``updated_at`` never moves backwards, a time from the future would stick.
+
         Raises:
             InvalidClaimError: ``session_id`` is not a UUID, or ``at`` is naive.
+            InvalidInputError: ``at`` lies more than the skew ahead of the clock.
             InvalidMethodError: ``method`` breaks the name syntax.
             UnrecordableMethodError: the store's policy refuses the method.
             StoreError: the backend failed.
@@ -68,8 +73,9 @@ class ClaimStore(Protocol):
         share one reading of the clock.
 
         Raises:
-            InvalidInputError: ``items`` is not an iterable, or an item is not a
-                tuple of two or three values.
+            InvalidInputError: ``items`` is not an iterable, an item is not a
+                tuple of two or three values, or an item's ``at`` lies more than
+                the skew ahead of the clock.
             InvalidClaimError, InvalidMethodError, UnrecordableMethodError: as
                 ``record``, for any item; nothing of the batch is recorded.
         """
@@ -109,12 +115,18 @@ class ClaimStore(Protocol):
         """Remove the session's claim for ``method`` (a factor was removed); tell
         whether there was one.
 
-        Only the name's syntax is checked: a name the policy would not record
-        (``token_refresh``) or does not know finds nothing and returns ``False``.
+        Any non-empty name is taken, also one outside the syntax that another
+        writer of a shared table stored (``'TOTP'``, ``'sso:okta'``): a name that is
+        not stored (``token_refresh``, a factor type such as ``'phone'``) finds
+        nothing and returns ``False``. A claim the store holds but cannot delete is
+        an error, never ``False``.
 
         Raises:
             InvalidClaimError: ``session_id`` is not a UUID.
-            InvalidMethodError: ``method`` breaks the name syntax.
+            InvalidMethodError: ``method`` is not a str, or is empty (remove every
+                claim of a session with ``delete_sessions``).
+            RevocationRefusedError: the backend holds the claim but was not allowed
+                to delete it.
         """
         ...
 
@@ -126,7 +138,8 @@ class ClaimStore(Protocol):
         Raises:
             InvalidInputError: ``session_ids`` is a single id or not an iterable.
             InvalidClaimError: any of them is not a UUID (nothing is removed).
-            InvalidMethodError: ``method`` breaks the name syntax.
+            InvalidMethodError: as for ``revoke``.
+            RevocationRefusedError: as for ``revoke``.
         """
         ...
 
@@ -136,6 +149,7 @@ class ClaimStore(Protocol):
         Raises:
             InvalidInputError: ``session_ids`` is a single id or not an iterable.
             InvalidClaimError: any of them is not a UUID (nothing is removed).
+            RevocationRefusedError: as for ``revoke``.
         """
         ...
 
@@ -144,10 +158,14 @@ class ClaimStore(Protocol):
         than ``before`` (retention); returns claims removed.
 
         A session with one claim updated at or after ``before`` keeps all its
-        claims, old ones too.
+        claims, old ones too. A claim whose ``record`` returns with ``updated_at``
+        at or after ``before`` is never removed, even by a purge running at the
+        same time (a backend that purges in batches may then leave the older claims
+        of that session removed).
 
         Raises:
             InvalidClaimError: ``before`` is not an aware datetime.
+            RevocationRefusedError: as for ``revoke``.
         """
         ...
 

@@ -23,16 +23,19 @@ from __future__ import annotations
 import threading
 import uuid
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from mfa_amr._claims import AMRClaim, claim_from_row
-from mfa_amr._grammar import to_utc, to_uuid, validate_method
+from mfa_amr._grammar import to_utc, to_uuid
 from mfa_amr._policy import Policy
 from mfa_amr.stores._input import (
+    STORE_SKEW,
     check_clock,
     check_policy,
-    now,
+    check_skew,
+    record_at,
     record_items,
+    stored_name,
 )
 from mfa_amr.stores._input import session_ids as checked_session_ids
 from mfa_amr.stores._protocol import Clock, MethodLike, RecordItem, SessionIdLike
@@ -49,17 +52,28 @@ class InMemoryClaimStore:
 
     Args:
         clock: returns the current time as an aware datetime; read when ``at`` is
-            left out. Default: the real UTC time.
+            left out, and to refuse an ``at`` from the future. Default: the real
+            UTC time.
         policy: decides which methods may be recorded. Default:
             ``Policy.supabase()``.
+        skew: how far ahead of ``clock`` an ``at`` may lie, as a ``timedelta`` or
+            seconds. Default: 60 s (``mfa_amr.DEFAULT_SKEW``).
 
     Raises:
-        InvalidInputError: ``clock`` is not callable or ``policy`` not a ``Policy``.
+        InvalidInputError: ``clock`` is not callable, ``policy`` not a ``Policy``,
+            ``skew`` negative or not a duration.
     """
 
-    def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None):
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        skew: timedelta | float = STORE_SKEW,
+    ):
         self._clock = check_clock(clock)
         self._policy = check_policy(policy)
+        self._skew = check_skew(skew)
         self._lock = threading.Lock()
         # session id -> method name -> claim; and claim id -> claim, for get().
         self._sessions: dict[uuid.UUID, dict[str, AMRClaim]] = {}
@@ -91,7 +105,7 @@ class InMemoryClaimStore:
         :meth:`mfa_amr.stores.ClaimStore.record`."""
         sid = to_uuid(session_id, "session_id")
         name = self._policy.check_recordable(method)
-        when = now(self._clock) if at is None else to_utc(at, "at")
+        when = record_at(at, self._clock, self._skew)
         with self._lock:
             return self._apply(sid, name, when)
 
@@ -102,7 +116,7 @@ class InMemoryClaimStore:
         An item is a tuple ``(session_id, method)`` or ``(session_id, method, at)``;
         ``at=None`` means the clock, read once for the whole call.
         """
-        checked = record_items(items, self._policy, self._clock)
+        checked = record_items(items, self._policy, self._clock, self._skew)
         with self._lock:
             results: dict[tuple[uuid.UUID, str], AMRClaim] = {}
             for sid, name, when in checked:
@@ -113,11 +127,12 @@ class InMemoryClaimStore:
         """Remove the session's claim for ``method``; see
         :meth:`mfa_amr.stores.ClaimStore.revoke`.
 
-        Only the name's syntax is checked: revoking a method the policy would not
-        record (``token_refresh``) or does not know simply finds nothing.
+        Any non-empty name is taken, also one outside the syntax (``'TOTP'``, as
+        another writer of a shared table may store): a name that is not held simply
+        finds nothing.
         """
         sid = to_uuid(session_id, "session_id")
-        name = validate_method(method)
+        name = stored_name(method)
         with self._lock:
             return self._remove(sid, name)
 
@@ -127,7 +142,7 @@ class InMemoryClaimStore:
         """``revoke`` across sessions; see
         :meth:`mfa_amr.stores.ClaimStore.revoke_everywhere`."""
         sids = checked_session_ids(session_ids, "revoke_everywhere")
-        name = validate_method(method)
+        name = stored_name(method)
         with self._lock:
             return sum(self._remove(sid, name) for sid in sids)
 
@@ -236,12 +251,15 @@ class AsyncInMemoryClaimStore:
 
     Args:
         clock: returns the current time as an aware datetime; read when ``at`` is
-            left out. Default: the real UTC time.
+            left out, and to refuse an ``at`` from the future. Default: the real
+            UTC time.
         policy: decides which methods may be recorded. Default:
             ``Policy.supabase()``.
+        skew: how far ahead of ``clock`` an ``at`` may lie. Default: 60 s.
 
     Raises:
-        InvalidInputError: ``clock`` is not callable or ``policy`` not a ``Policy``.
+        InvalidInputError: ``clock`` is not callable, ``policy`` not a ``Policy``,
+            ``skew`` negative or not a duration.
 
     Example:
         >>> import asyncio, uuid
@@ -255,8 +273,14 @@ class AsyncInMemoryClaimStore:
         ['password']
     """
 
-    def __init__(self, *, clock: Clock | None = None, policy: Policy | None = None):
-        self._store = InMemoryClaimStore(clock=clock, policy=policy)
+    def __init__(
+        self,
+        *,
+        clock: Clock | None = None,
+        policy: Policy | None = None,
+        skew: timedelta | float = STORE_SKEW,
+    ):
+        self._store = InMemoryClaimStore(clock=clock, policy=policy, skew=skew)
 
     @property
     def policy(self) -> Policy:

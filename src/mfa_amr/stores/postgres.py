@@ -3,8 +3,10 @@ and, for asyncio, ``AsyncPostgresClaimStore``.
 
 The stores work on the production table as Supabase Auth deploys it (with or without
 its foreign key to ``auth.sessions``, row level security enabled or not) and can
-create that table for a new database. Every operation is one statement, so one round
-trip, and atomic on its own.
+create that table for a new database. Every operation is one statement (a purge, one
+per batch), so one round trip, and atomic on its own; inside a transaction the caller
+has open, a write also runs under a savepoint sent in the same round trip, so a
+write the database refuses leaves the caller's transaction usable.
 
 ``PostgresClaimStore`` takes either a psycopg ``Connection`` that the caller owns (the
 store joins the caller's transaction and never commits, closes or reconfigures the
@@ -18,7 +20,8 @@ commits); :meth:`PostgresClaimStore.connect` opens and owns a pool.
 created in: use it in that loop only. A call cancelled while it waits for the server
 (a timeout, a client gone) raises ``CancelledError``; psycopg cancels the statement on
 the server first, so the write did not happen and the connection stays usable (inside
-the caller's transaction, the transaction is aborted, as by any failed statement).
+the caller's transaction, the write's savepoint is rolled back and the transaction
+goes on).
 
 Example, on the database named by ``DATABASE_URL``:
     >>> import os, uuid

@@ -25,8 +25,10 @@ from mfa_amr.testing._clock import START, FakeClock
 from mfa_amr.testing._model import Model, expect
 from mfa_amr.testing._strategies import (
     BAD_ITEMS,
+    FOREIGN_NAMES,
     MACHINE_POOL,
     SECOND,
+    SKEW,
     STEPS,
     TOKEN_REFRESH,
     shifts,
@@ -128,6 +130,10 @@ class ClaimStoreMachine(RuleBasedStateMachine):
     @rule(sid=sessions, name=methods, shift=shifts)
     def record_at(self, sid: uuid.UUID, name: str, shift: tuple[int, timezone]) -> None:
         at = self._shifted(shift)
+        if self._too_far_ahead(shift):
+            with pytest.raises(InvalidInputError):
+                self.store.record(str(sid), name, at=at)
+            return
         claim = self.store.record(str(sid), name, at=at)
         expect(self.model.record(sid, name, at, claim.id), claim, "record at")
 
@@ -143,6 +149,10 @@ class ClaimStoreMachine(RuleBasedStateMachine):
             (sid, name) if shift is None else (sid, name, self._shifted(shift))
             for sid, name, shift in items
         ]
+        if any(self._too_far_ahead(shift) for _, _, shift in items):
+            with pytest.raises(InvalidInputError):
+                self.store.record_many(calls)
+            return
         got = self.store.record_many(calls)
         now = self.clock()
         expected = self.model.record_many(
@@ -172,6 +182,16 @@ class ClaimStoreMachine(RuleBasedStateMachine):
     @rule(sid=sessions, name=methods)
     def revoke(self, sid: uuid.UUID, name: str) -> None:
         expect(self.model.revoke(sid, name), self.store.revoke(sid, name), "revoke")
+
+    @rule(sid=sessions, name=st.sampled_from(FOREIGN_NAMES))
+    def revoke_a_name_outside_the_syntax(self, sid: uuid.UUID, name: str) -> None:
+        try:
+            removed = self.store.revoke(sid, name)
+        except InvalidInputError as exc:
+            pytest.fail(
+                f"revoke refused {name!r}, a name another writer may have stored: {exc}"
+            )
+        expect(False, removed, f"revoke({name!r})")
 
     @rule(sids=st.lists(sessions, max_size=4), name=methods)
     def revoke_everywhere(self, sids: list[uuid.UUID], name: str) -> None:
@@ -225,3 +245,9 @@ class ClaimStoreMachine(RuleBasedStateMachine):
     def _shifted(self, shift: tuple[int, timezone]) -> datetime:
         seconds, zone = shift
         return (self.clock() + seconds * SECOND).astimezone(zone)
+
+    @staticmethod
+    def _too_far_ahead(shift: tuple[int, timezone] | None) -> bool:
+        """Whether a time ``shift`` ahead of the clock lies beyond the default skew,
+        which a store refuses."""
+        return shift is not None and shift[0] * SECOND > SKEW

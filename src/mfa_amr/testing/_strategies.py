@@ -10,19 +10,22 @@ from typing import Final
 
 from hypothesis import strategies as st
 
-from mfa_amr import AuthenticationMethod
+from mfa_amr import DEFAULT_SKEW, AuthenticationMethod
 from mfa_amr._grammar import UTC, is_valid_method
 from mfa_amr.testing._clock import START
 
 __all__ = [
     "BAD_ITEMS",
+    "FOREIGN_NAMES",
     "MACHINE_POOL",
     "POOL",
     "SECOND",
+    "SKEW",
     "STEPS",
     "TIE_NAMES",
     "TOKEN_REFRESH",
     "ZONES",
+    "ahead_of_the_clock",
     "bad_names",
     "instants",
     "recordable_names",
@@ -31,6 +34,21 @@ __all__ = [
 
 SECOND: Final = timedelta(seconds=1)
 TOKEN_REFRESH: Final = AuthenticationMethod.TOKEN_REFRESH.value
+SKEW: Final = timedelta(seconds=DEFAULT_SKEW)
+"""How far ahead of its clock a store built with the default skew takes ``at``."""
+
+# Names another writer of a shared table may have stored, outside the syntax: a
+# store must be able to revoke them.
+FOREIGN_NAMES: Final = (
+    "TOTP",
+    "sso:okta",
+    "Legacy Method",
+    "mfa\\phone",
+    " totp",
+    "totp\n",
+    "ünïcode",
+    "x" * 100,
+)
 
 # Names that sort differently under a database's linguistic collation than by code
 # point: '-' (0x2d) < '.' < '/' < digits < '_' (0x5f) < letters.
@@ -70,6 +88,15 @@ def _instant(seconds: int, micros: int, zone: timezone) -> datetime:
     return (START + seconds * SECOND + timedelta(microseconds=micros)).astimezone(zone)
 
 
+ahead_of_the_clock = st.one_of(
+    st.sampled_from(
+        [SKEW, SKEW + timedelta(microseconds=1), SKEW - timedelta(microseconds=1)]
+    ),
+    st.builds(timedelta, seconds=st.integers(-7200, 7200)),
+    st.builds(timedelta, microseconds=st.integers(-(10**9), 10**9)),
+)
+"""Offsets from a store's clock around its default skew: within, at, and beyond."""
+
 instants = st.builds(
     _instant,
     st.integers(-3, 3),
@@ -91,9 +118,10 @@ STEPS: Final = (
     timedelta(hours=2),
 )
 shifts = st.tuples(
-    st.sampled_from([-7200, -60, -1, 0, 1, 60, 7200]), st.sampled_from(ZONES)
+    st.sampled_from([-7200, -60, -1, 0, 1, 60, 61, 7200]), st.sampled_from(ZONES)
 )
-"""Seconds away from the clock, and the zone to express the instant in."""
+"""Seconds away from the clock, and the zone to express the instant in: 61 and 7200
+lie beyond the default skew, which a store refuses."""
 
 BAD_ITEMS: Final[tuple[object, ...]] = (
     ("not-a-uuid", "totp"),

@@ -12,7 +12,9 @@ from hypothesis import strategies as st
 from mfa_amr import AMRClaim, AuthenticationMethod
 from mfa_amr.exceptions import (
     InvalidClaimError,
+    InvalidInputError,
     InvalidMethodError,
+    StoreError,
     UnrecordableMethodError,
 )
 from mfa_amr.stores import ClaimStore
@@ -20,8 +22,10 @@ from mfa_amr.testing._clock import START, FakeClock
 from mfa_amr.testing._contract._base import ContractBase, Sessions, run_examples, state
 from mfa_amr.testing._strategies import (
     SECOND,
+    SKEW,
     TOKEN_REFRESH,
     ZONES,
+    ahead_of_the_clock,
     bad_names,
     instants,
     recordable_names,
@@ -81,11 +85,13 @@ class RecordContract(ContractBase):
             assert timedelta(0) == stored.updated_at.utcoffset()
             assert timedelta(0) == stored.created_at.utcoffset()
 
-    def test_record_again_keeps_id_and_created_at(self, store: ClaimStore) -> None:
+    def test_record_again_keeps_id_and_created_at(
+        self, store: ClaimStore, clock: FakeClock
+    ) -> None:
         """Recording a pair again keeps id and created_at, moves updated_at on."""
         sid = self.new_session_id(store)
         first = store.record(sid, "totp", at=START)
-        later = START + timedelta(hours=1)
+        later = clock.advance(timedelta(hours=1))
         again = store.record(sid, "totp", at=later)
         assert first.id == again.id
         assert START == again.created_at
@@ -94,13 +100,13 @@ class RecordContract(ContractBase):
         assert again == store.get(first.id)
 
     def test_record_earlier_at_never_moves_updated_at_backwards(
-        self, store: ClaimStore
+        self, store: ClaimStore, clock: FakeClock
     ) -> None:
         """An earlier ``at`` (clock skew) leaves the claim as it was, unlike
         Supabase."""
         sid = self.new_session_id(store)
         store.record(sid, "totp", at=START)
-        latest = store.record(sid, "totp", at=START + timedelta(minutes=10))
+        latest = store.record(sid, "totp", at=clock.advance(timedelta(minutes=10)))
         for earlier in (START + timedelta(minutes=5), START - timedelta(days=1)):
             assert latest == store.record(sid, "totp", at=earlier)
             assert [latest] == store.claims(sid)
@@ -224,3 +230,58 @@ class RecordContract(ContractBase):
             expected = AMRClaim(claims[0].id, sid, "totp", ats[0], max(ats))
             assert expected == claims[-1]
             assert [expected] == store.claims(sid)
+
+    # -- times from the future ---------------------------------------------------------
+
+    def test_record_refuses_a_time_beyond_the_skew(
+        self, store: ClaimStore, clock: FakeClock
+    ) -> None:
+        """An ``at`` more than the default skew (60 s) ahead of the store's clock is
+        refused with InvalidInputError (never a StoreError), year 9999 too, and
+        changes nothing; at the skew exactly it is recorded."""
+        sid = self.new_session_id(store)
+        held = store.record(sid, "totp", at=START - SECOND)
+        far = datetime(9999, 12, 31, 23, 59, 59, tzinfo=ZONES[0])
+        for at in (
+            START + SKEW + timedelta(microseconds=1),
+            START + 3600 * SECOND,
+            far,
+        ):
+            with pytest.raises(InvalidInputError) as caught:
+                store.record(sid, "totp", at=at)
+            assert not isinstance(caught.value, StoreError)
+            with pytest.raises(InvalidInputError):
+                store.record(self.new_session_id(store), "password", at=at)
+        assert [held] == store.claims(sid)
+        at_the_skew = store.record(sid, "totp", at=(START + SKEW).astimezone(ZONES[1]))
+        assert START + SKEW == at_the_skew.updated_at
+
+    def test_the_skew_moves_with_the_clock(
+        self, store: ClaimStore, clock: FakeClock
+    ) -> None:
+        """A time refused now is recorded once the store's clock has caught up."""
+        sid = self.new_session_id(store)
+        later = START + timedelta(hours=1)
+        with pytest.raises(InvalidInputError):
+            store.record(sid, "totp", at=later)
+        clock.set(later - SKEW)
+        assert later == store.record(sid, "totp", at=later).updated_at
+
+    def test_record_takes_a_time_exactly_when_it_is_within_the_skew(
+        self, store: ClaimStore, clock: FakeClock
+    ) -> None:
+        """For any offset from the store's clock, record accepts ``at`` exactly when
+        it lies at most the skew ahead, and a refused one leaves no trace."""
+        sessions = Sessions(self, store)
+
+        @run_examples(self, ahead_of_the_clock)
+        def check(offset: timedelta) -> None:
+            sessions.reset()
+            sid = sessions.new()
+            at = clock() + offset
+            if offset <= SKEW:
+                assert at == store.record(sid, "totp", at=at).updated_at
+            else:
+                with pytest.raises(InvalidInputError):
+                    store.record(sid, "totp", at=at)
+                assert [] == store.claims(sid)

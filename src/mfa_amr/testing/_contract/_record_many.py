@@ -14,13 +14,14 @@ from mfa_amr.exceptions import (
     InvalidClaimError,
     InvalidInputError,
     InvalidMethodError,
+    StoreError,
     UnrecordableMethodError,
 )
 from mfa_amr.stores import ClaimStore, RecordItem
 from mfa_amr.testing._clock import START, FakeClock
 from mfa_amr.testing._contract._base import ContractBase, Sessions, run_examples, state
 from mfa_amr.testing._model import Model, expect, ordered
-from mfa_amr.testing._strategies import POOL, SECOND, TOKEN_REFRESH, instants
+from mfa_amr.testing._strategies import POOL, SECOND, SKEW, TOKEN_REFRESH, instants
 
 __all__ = ["RecordManyContract"]
 
@@ -117,6 +118,7 @@ class RecordManyContract(ContractBase):
             (("{sid}", TOKEN_REFRESH), UnrecordableMethodError),
             (("{sid}", "totp", datetime(2026, 1, 15, 9, 0)), InvalidClaimError),
             (("{sid}", "totp", "2026-01-15"), InvalidClaimError),
+            (("{sid}", "totp", START + timedelta(hours=1)), InvalidInputError),
             (("{sid}",), InvalidInputError),
             (("{sid}", "totp", START, "extra"), InvalidInputError),
             ("{sid}", InvalidInputError),
@@ -134,7 +136,7 @@ class RecordManyContract(ContractBase):
         elif isinstance(bad, tuple) and bad[0] == "{sid}":
             bad = (sid, *bad[1:])
         batch: list[Any] = [
-            (sid, "password", START + timedelta(hours=1)),
+            (sid, "password", START - timedelta(hours=1)),
             (sid, "totp", START),
             (fresh, "password"),
             bad,
@@ -143,6 +145,24 @@ class RecordManyContract(ContractBase):
             store.record_many(batch)
         assert {sid: [held], fresh: []} == state(store, sid, fresh)
         assert held == store.get(held.id)
+
+    def test_record_many_refuses_a_time_beyond_the_skew(
+        self, store: ClaimStore, clock: FakeClock
+    ) -> None:
+        """One item dated more than the skew ahead of the store's clock refuses the
+        whole batch with InvalidInputError (never a StoreError); at the skew exactly
+        it is recorded, and a later clock takes what it refused."""
+        sid = self.new_session_id(store)
+        ahead = START + SKEW + timedelta(microseconds=1)
+        batch: list[Any] = [(sid, "password"), (sid, "totp", ahead), (sid, "otp")]
+        with pytest.raises(InvalidInputError) as caught:
+            store.record_many(batch)
+        assert not isinstance(caught.value, StoreError)
+        assert [] == store.claims(sid)
+        [claim] = store.record_many([(sid, "totp", START + SKEW)])
+        assert START + SKEW == claim.updated_at
+        clock.advance(1)
+        assert 3 == len(store.record_many(batch))
 
     def test_record_many_refuses_a_non_iterable(self, store: ClaimStore) -> None:
         """record_many needs an iterable of tuples."""

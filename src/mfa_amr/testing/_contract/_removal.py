@@ -12,7 +12,7 @@ from mfa_amr.exceptions import InvalidClaimError, InvalidInputError, InvalidMeth
 from mfa_amr.stores import ClaimStore
 from mfa_amr.testing._clock import START
 from mfa_amr.testing._contract._base import ContractBase, state
-from mfa_amr.testing._strategies import SECOND, TOKEN_REFRESH
+from mfa_amr.testing._strategies import FOREIGN_NAMES, SECOND, TOKEN_REFRESH
 
 __all__ = ["RemovalContract"]
 
@@ -61,9 +61,11 @@ class RemovalContract(ContractBase):
     @pytest.mark.parametrize(
         ("session_id", "method", "error"),
         [
-            ("{sid}", "TOTP", InvalidMethodError),
             ("{sid}", "", InvalidMethodError),
+            ("{sid}", "to\x00tp", InvalidMethodError),
+            ("{sid}", "\ud800", InvalidMethodError),
             ("{sid}", 3, InvalidMethodError),
+            ("{sid}", None, InvalidMethodError),
             ("not-a-uuid", "totp", InvalidClaimError),
             (None, "totp", InvalidClaimError),
         ],
@@ -75,7 +77,8 @@ class RemovalContract(ContractBase):
         method: object,
         error: type[Exception],
     ) -> None:
-        """revoke and revoke_everywhere check the id and the name's syntax first."""
+        """revoke and revoke_everywhere check the id and the name first: a name
+        must be a non-empty str a database can hold (no NUL, encodable)."""
         sid = self.new_session_id(store)
         held = store.record(sid, "totp", at=START)
         target: Any = sid if session_id == "{sid}" else session_id
@@ -84,6 +87,30 @@ class RemovalContract(ContractBase):
         with pytest.raises(error):
             store.revoke_everywhere([sid, target], method)  # type: ignore[arg-type]
         assert [held] == store.claims(sid)
+
+    @pytest.mark.parametrize("name", FOREIGN_NAMES)
+    def test_revoke_takes_a_name_outside_the_syntax(
+        self, store: ClaimStore, name: str
+    ) -> None:
+        """A name another writer may have stored outside the syntax ('TOTP',
+        'sso:okta') is taken by revoke and revoke_everywhere: held by no claim
+        here, it finds nothing and changes nothing."""
+        sid = self.new_session_id(store)
+        held = [store.record(sid, "totp", at=START), store.record(sid, "mfa/phone")]
+        try:
+            revoked = store.revoke(sid, name)
+            everywhere = store.revoke_everywhere(
+                [sid, self.new_session_id(store)], name
+            )
+        except InvalidInputError as exc:
+            pytest.fail(
+                f"revoke refused {name!r}, a name another writer may have stored: {exc}"
+            )
+        assert revoked is False
+        assert 0 == everywhere
+        assert sorted(held, key=lambda c: c.method) == sorted(
+            store.claims(sid), key=lambda c: c.method
+        )
 
     def test_revoke_everywhere_removes_the_method_from_the_sessions_named(
         self, store: ClaimStore
