@@ -1,0 +1,1 @@
+"""A small FastAPI service on mfa-amr, on the async PostgreSQL claims store."""
