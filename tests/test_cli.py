@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 import uuid
@@ -169,20 +170,56 @@ class TestDemoJson:
         ]
 
 
+COMMANDS = [
+    "demo",
+    "schema",
+    "migrate",
+    "doctor",
+    "claims",
+    "explain",
+    "challenge",
+    "purge",
+    "revoke",
+    "revoke-everywhere",
+    "delete-sessions",
+]
+
+
 class TestUsage:
     def test_help(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """mfa-amr --help lists the demo command and exits 0."""
+        """mfa-amr --help lists every command, ends with examples, and exits 0."""
         status, out, _ = run(capsys, "--help")
         assert 0 == status
         assert "usage: mfa-amr" in out
-        assert "demo" in out
+        listed = out.split("positional arguments:")[1].split("options:")[0].split()
+        assert set(COMMANDS) <= set(listed)
+        assert "\nexamples:\n  mfa-amr demo\n" in out
 
-    def test_demo_help(self, capsys: pytest.CaptureFixture[str]) -> None:
-        """mfa-amr demo --help describes --json and exits 0."""
-        status, out, _ = run(capsys, "demo", "--help")
-        assert 0 == status
-        assert "usage: mfa-amr demo" in out
+    @pytest.mark.parametrize("command", COMMANDS)
+    def test_each_commands_help_shows_an_example(
+        self, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        """COMMAND --help describes --json and ends with the command's examples."""
+        status, out, err = run(capsys, command, "--help")
+        assert (0, "") == (status, err)
+        assert out.startswith(f"usage: mfa-amr {command} ")
         assert "--json" in out
+        examples = out.split("\nexamples:\n")[1]
+        assert examples.startswith("  ")
+        assert f"mfa-amr {command}" in examples
+
+    @pytest.mark.parametrize(
+        "command",
+        [c for c in COMMANDS if c not in ("demo", "explain", "challenge")],
+    )
+    def test_database_commands_take_schema_and_table(
+        self, capsys: pytest.CaptureFixture[str], command: str
+    ) -> None:
+        """Each database command has --schema/--table (auth.mfa_amr_claims), --dsn."""
+        _, out, _ = run(capsys, command, "--help")
+        assert re.search(r"--schema SCHEMA\s+default: auth\n", out)
+        assert re.search(r"--table TABLE\s+default: mfa_amr_claims\n", out)
+        assert ("--dsn DSN" in out) is (command != "schema")
 
     def test_version(self, capsys: pytest.CaptureFixture[str]) -> None:
         """mfa-amr --version prints the version."""
@@ -196,17 +233,68 @@ class TestUsage:
             (["bogus"], "invalid choice: 'bogus'"),
             ([], "a command is required"),
             (["demo", "--bogus"], "unrecognized arguments: --bogus"),
+            (["claims"], "the following arguments are required: SESSION_ID"),
+            (["revoke", "6f1c2a3b-4d5e-4f60-8a7b-9c0d1e2f3a4b"], "METHOD"),
+            (["revoke-everywhere", "totp"], "--sessions-from"),
+            (["delete-sessions"], "SESSION_ID"),
+            (["purge"], "--before"),
+            (["challenge"], "HEADER"),
+            (["explain", "--max-age"], "expected one argument"),
         ],
     )
     def test_usage_errors_exit_2_with_a_message(
         self, capsys: pytest.CaptureFixture[str], argv: list[str], message: str
     ) -> None:
-        """An unknown command or option exits 2 and says why on stderr."""
+        """A bad command, option or missing argument exits 2 with usage and cause."""
         status, out, err = run(capsys, *argv)
         assert 2 == status
         assert "" == out
-        assert message in err
+        assert message in err.splitlines()[-1]
         assert "usage: mfa-amr" in err
+
+
+class TestWithoutThePostgresExtra:
+    """Without psycopg, every command that needs no database still runs, and the
+    others say what to install."""
+
+    BLOCK = (
+        "import sys; sys.modules['psycopg'] = None; sys.modules['psycopg_pool'] = None\n"
+        "from mfa_amr.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+
+    def test_database_commands_say_what_to_install(self) -> None:
+        """Without psycopg, doctor names the extra to install; explain still works."""
+        started = [
+            subprocess.Popen(
+                [sys.executable, "-c", self.BLOCK, *argv],
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for argv in (
+                ["doctor"],
+                ["explain", "{}", "--aal", "aal1"],
+                ["doctor", "--help"],
+            )
+        ]
+        outputs = [process.communicate(timeout=60) for process in started]
+        doctor, explain, helped = (
+            subprocess.CompletedProcess(process.args, process.returncode, out, err)
+            for process, (out, err) in zip(started, outputs, strict=True)
+        )
+        assert (2, "") == (doctor.returncode, doctor.stdout)
+        assert 1 == doctor.stderr.count("\n")
+        assert doctor.stderr.startswith(
+            "mfa-amr: error: doctor needs the postgres extra"
+        )
+        assert "pip install 'mfa-amr[postgres]'" in doctor.stderr
+        assert 1 == explain.returncode  # a step-up: no level claimed
+        assert "WWW-Authenticate: Bearer" in explain.stdout
+        assert 0 == helped.returncode
+        assert re.search(
+            r"--schema SCHEMA\s+default: \(needs the postgres extra\)", helped.stdout
+        )
 
 
 class TestEntryPoints:

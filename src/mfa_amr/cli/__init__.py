@@ -21,20 +21,33 @@ from importlib import metadata
 from typing import Final
 
 from mfa_amr._errors import MfaAmrError
+from mfa_amr._levels import AAL
 from mfa_amr.cli._demo import DEMO_SESSION, demo
 from mfa_amr.cli._output import USAGE_ERROR, CommandError, Output
-from mfa_amr.cli._tokens import PRESETS, challenge, explain
-from mfa_amr.stores._sql import DEFAULT_SCHEMA, DEFAULT_TABLE
+from mfa_amr.cli._tokens import (
+    PRESETS,
+    challenge,
+    explain,
+    max_age_seconds,
+    method_names,
+)
 
 Handler = Callable[[argparse.Namespace, Output], int]
 
+# The database commands need the postgres extra; without it the others still run,
+# and a database command says what to install.
 DATABASE_HANDLERS: dict[str, Handler]
+DEFAULTS: dict[str, str]
 try:
     from mfa_amr.cli._database import HANDLERS
-except ImportError as exc:  # the postgres extra is not installed
-    DATABASE_HANDLERS, _NO_POSTGRES = {}, str(exc)
+    from mfa_amr.stores.postgres import DEFAULT_SCHEMA, DEFAULT_TABLE
+except ImportError as exc:
+    if not (exc.name or "").startswith("psycopg"):
+        raise
+    DATABASE_HANDLERS, DEFAULTS, _NO_POSTGRES = {}, {}, str(exc)
 else:
     DATABASE_HANDLERS, _NO_POSTGRES = dict(HANDLERS), ""
+    DEFAULTS = {"schema": DEFAULT_SCHEMA, "table": DEFAULT_TABLE}
 
 __all__ = ["DEMO_SESSION", "build_parser", "main"]
 
@@ -72,12 +85,13 @@ def _table_options(parser: argparse.ArgumentParser, *, dsn: bool = True) -> None
             help="libpq connection string or URI (default: $MFA_AMR_DSN, else "
             "libpq's own environment: PGHOST, PGDATABASE, ...)",
         )
-    parser.add_argument(
-        "--schema", default=DEFAULT_SCHEMA, help=f"default: {DEFAULT_SCHEMA}"
-    )
-    parser.add_argument(
-        "--table", default=DEFAULT_TABLE, help=f"default: {DEFAULT_TABLE}"
-    )
+    for name in ("schema", "table"):
+        default = DEFAULTS.get(name)
+        parser.add_argument(
+            f"--{name}",
+            default=default,
+            help=f"default: {default or '(needs the postgres extra)'}",
+        )
     _json_option(parser)
 
 
@@ -91,7 +105,8 @@ def _policy_option(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--now",
-        help="the instant of the judgement: Unix seconds or ISO 8601 (default: now)",
+        help="the instant of the judgement: Unix seconds, an ISO 8601 date or "
+        "datetime, or a span ago such as 2h (default: now)",
     )
 
 
@@ -207,12 +222,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="a JWT or a JSON payload; - or nothing: read standard input",
     )
     _policy_option(explain_parser)
-    explain_parser.add_argument("--aal", help="the least level: aal1, aal2 or aal3")
     explain_parser.add_argument(
-        "--methods", help="methods any one of which will do, comma-separated"
+        "--aal", choices=[level.value for level in AAL], help="the least level"
     )
     explain_parser.add_argument(
-        "--max-age", type=int, help="the most seconds since the last authentication"
+        "--methods",
+        type=method_names,
+        help="methods or RFC 8176 values any one of which will do, comma-separated",
+    )
+    explain_parser.add_argument(
+        "--max-age",
+        type=max_age_seconds,
+        metavar="SECONDS",
+        help="the most seconds since the last authentication",
     )
     explain_parser.add_argument(
         "--phishing-resistant",
@@ -240,7 +262,7 @@ def build_parser() -> argparse.ArgumentParser:
         "Remove every claim of each session whose newest claim is older than "
         "--before (retention); with --dry-run, count them.",
         "mfa-amr purge --before 90d --dry-run",
-        "mfa-amr purge --before 2026-09-01",
+        "mfa-amr purge --before 2026-09-01 --batch-size 1000",
     )
     purge_parser.add_argument(
         "--before",
@@ -249,6 +271,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     purge_parser.add_argument(
         "--dry-run", action="store_true", help="count what would go; remove nothing"
+    )
+    purge_parser.add_argument(
+        "--batch-size",
+        type=int,
+        default=5000,
+        metavar="N",
+        help="claims one statement looks at: each batch is a short transaction of "
+        "its own, so records never wait long behind the purge (default: 5000)",
     )
     _table_options(purge_parser)
 

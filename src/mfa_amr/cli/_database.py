@@ -12,19 +12,30 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Callable, Iterator
+import uuid
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any, Final
 
 import psycopg
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 
 from mfa_amr._claims import AmrStyle
 from mfa_amr._grammar import to_uuid
 from mfa_amr.cli._doctor import Verdict, diagnose, lines, worst
-from mfa_amr.cli._output import CommandError, Output, iso, parse_instant, table
+from mfa_amr.cli._output import (
+    CommandError,
+    Output,
+    current_instant,
+    iso,
+    judged_at,
+    parse_instant,
+    plural,
+    table,
+)
 from mfa_amr.cli._tokens import PRESETS
+from mfa_amr.stores._sql import check_identifier
 from mfa_amr.stores.postgres import PostgresClaimStore, schema_sql
 
 __all__ = ["HANDLERS"]
@@ -40,20 +51,41 @@ WHERE session_id IN (
 
 
 def _dsn(args: argparse.Namespace) -> str:
+    """``--dsn``, else ``$MFA_AMR_DSN``, else ``""``: libpq's own environment."""
     return str(args.dsn or os.environ.get(DSN_VARIABLE) or "")
+
+
+def _first_line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+
+
+def _check_names(args: argparse.Namespace) -> None:
+    check_identifier(args.schema, "--schema")
+    check_identifier(args.table, "--table")
 
 
 @contextmanager
 def _connection(args: argparse.Namespace) -> Iterator[psycopg.Connection[Any]]:
-    """One autocommit connection for the command; a server that cannot be reached
-    is one line, not a traceback."""
+    """One autocommit connection for the command, to ``--schema``.``--table``
+    checked first; a server that cannot be reached, or a driver error the store
+    does not translate (the doctor's own queries), is one line, not a traceback."""
+    _check_names(args)
+    dsn = _dsn(args)
     try:
-        conn = psycopg.connect(_dsn(args), autocommit=True, connect_timeout=10)
+        # Ten seconds unless the DSN or libpq's environment says otherwise: an
+        # operator would rather hear that a server is unreachable than wait.
+        given = "connect_timeout" in conninfo_to_dict(dsn)
+        wait = None if given or "PGCONNECT_TIMEOUT" in os.environ else 10
+        conn = psycopg.connect(dsn, autocommit=True, connect_timeout=wait)
     except psycopg.Error as exc:
-        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
-        raise CommandError(f"cannot connect to PostgreSQL: {first}") from None
+        raise CommandError(
+            f"cannot connect to PostgreSQL: {_first_line(exc)}"
+        ) from None
     with conn:
-        yield conn
+        try:
+            yield conn
+        except psycopg.Error as exc:
+            raise CommandError(f"PostgreSQL refused: {_first_line(exc)}") from None
 
 
 @contextmanager
@@ -64,6 +96,7 @@ def _store(args: argparse.Namespace) -> Iterator[PostgresClaimStore]:
 
 def schema(args: argparse.Namespace, out: Output) -> int:
     """Print the DDL of the claims table."""
+    _check_names(args)
     ddl = schema_sql(args.schema, args.table)
     if out.json:
         out.document({"schema": args.schema, "table": args.table, "sql": ddl})
@@ -115,11 +148,7 @@ def doctor(args: argparse.Namespace, out: Output) -> int:
 def claims(args: argparse.Namespace, out: Output) -> int:
     """Show a session's claims, its level, and its token claims in both styles."""
     session_id = to_uuid(args.session_id, "SESSION_ID")
-    now = (
-        datetime.now(UTC)
-        if args.now is None
-        else parse_instant(args.now, now=datetime.now(UTC), what="--now")
-    )
+    now = judged_at(args)
     policy = PRESETS[args.policy]()
     with _store(args) as store:
         held = store.claims(session_id)
@@ -168,83 +197,129 @@ def claims(args: argparse.Namespace, out: Output) -> int:
 def purge(args: argparse.Namespace, out: Output) -> int:
     """Remove every claim of the sessions idle since before ``--before``; with
     ``--dry-run``, count them."""
-    cutoff = parse_instant(args.before, now=datetime.now(UTC), what="--before")
+    cutoff = parse_instant(args.before, now=current_instant(), what="--before")
+    # On a terminal, a line that counts up as the batches go; never in --json or a
+    # pipe, where only the total is printed.
+    shown = not out.json and out.stdout.isatty()
+
+    def progress(removed: int) -> None:
+        out.stdout.write(f"\rpurging: {plural(removed, 'claim')} so far")
+        out.stdout.flush()
+
     with _connection(args) as conn:
         store = PostgresClaimStore(conn, schema=args.schema, table=args.table)
         if args.dry_run:
             query = _PURGEABLE.format(table=sql.Identifier(args.schema, args.table))
             (count,) = conn.execute(query, (cutoff,)).fetchone() or (0,)
         else:
-            count = store.purge(before=cutoff)
+            count = store.purge(
+                before=cutoff,
+                batch_size=args.batch_size,
+                progress=progress if shown else None,
+            )
+            if shown:
+                out.line()
     if out.json:
         out.document({"before": iso(cutoff), "dry_run": args.dry_run, "claims": count})
     elif args.dry_run:
-        out.line(f"{count} claims of sessions idle since before {iso(cutoff)} would go")
+        out.line(
+            f"{plural(count, 'claim')} of sessions idle since before {iso(cutoff)} "
+            "would be purged (dry run: nothing removed)"
+        )
     else:
-        out.line(f"purged {count} claims of sessions idle since before {iso(cutoff)}")
+        out.line(
+            f"purged {plural(count, 'claim')} of sessions idle since before "
+            f"{iso(cutoff)}"
+        )
     return 0
 
 
 def revoke(args: argparse.Namespace, out: Output) -> int:
     """Remove a session's claim for a method."""
+    session_id = to_uuid(args.session_id, "SESSION_ID")
     with _store(args) as store:
-        removed = store.revoke(args.session_id, args.method)
+        removed = store.revoke(session_id, args.method)
     if out.json:
         out.document(
             {
-                "session_id": args.session_id,
+                "session_id": str(session_id),
                 "method": args.method,
                 "removed": int(removed),
             }
         )
     elif removed:
-        out.line(f"revoked {args.method!r} from session {args.session_id}")
+        out.line(f"removed the {args.method!r} claim of session {session_id}")
     else:
-        out.line(
-            f"session {args.session_id} has no {args.method!r} claim: nothing removed"
-        )
+        out.line(f"session {session_id} has no {args.method!r} claim: nothing removed")
     return 0
 
 
-def _session_ids(source: str) -> list[str]:
-    stream = sys.stdin if source == "-" else None
+def _source_name(source: str) -> str:
+    return "standard input" if source == "-" else source
+
+
+def _session_ids(source: str) -> list[uuid.UUID]:
+    """The distinct session ids listed in ``source`` (a file, or ``-``: standard
+    input), one a line; blank lines and lines starting with ``#`` are skipped.
+
+    Raises:
+        CommandError: the file cannot be read.
+        InvalidClaimError: a line is not a session id, naming the line.
+    """
+    name = _source_name(source)
     try:
-        if stream is None:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
             with open(source, encoding="utf-8") as handle:
                 text = handle.read()
-        else:
-            text = stream.read()
     except OSError as exc:
-        raise CommandError(f"cannot read {source}: {exc.strerror or exc}") from None
-    return [
-        line.strip()
-        for line in text.splitlines()
+        raise CommandError(f"cannot read {name}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise CommandError(
+            f"cannot read {name}: not UTF-8 text ({exc.reason})"
+        ) from None
+    sids = [
+        to_uuid(line.strip(), f"line {number} of {name}")
+        for number, line in enumerate(text.splitlines(), start=1)
         if line.strip() and not line.lstrip().startswith("#")
     ]
+    return list(dict.fromkeys(sids))
+
+
+def _distinct(values: Sequence[str]) -> list[uuid.UUID]:
+    return list(dict.fromkeys(to_uuid(v, "SESSION_ID") for v in values))
 
 
 def revoke_everywhere(args: argparse.Namespace, out: Output) -> int:
     """Remove a method's claims from every session listed, one id a line."""
     sids = _session_ids(args.sessions_from)
+    if not sids:
+        out.warn(f"{_source_name(args.sessions_from)} lists no session id")
     with _store(args) as store:
         removed = store.revoke_everywhere(sids, args.method)
     if out.json:
         out.document({"method": args.method, "sessions": len(sids), "removed": removed})
     else:
         out.line(
-            f"revoked {args.method!r}: {removed} claims removed from {len(sids)} sessions"
+            f"removed {plural(removed, 'claim')} for {args.method!r} across the "
+            f"{plural(len(sids), 'session')} listed"
         )
     return 0
 
 
 def delete_sessions(args: argparse.Namespace, out: Output) -> int:
     """Remove every claim of the sessions given."""
+    sids = _distinct(args.session_ids)
     with _store(args) as store:
-        removed = store.delete_sessions(args.session_ids)
+        removed = store.delete_sessions(sids)
     if out.json:
-        out.document({"sessions": len(args.session_ids), "removed": removed})
+        out.document({"sessions": len(sids), "removed": removed})
     else:
-        out.line(f"deleted {removed} claims of {len(args.session_ids)} sessions")
+        out.line(
+            f"removed {plural(removed, 'claim')} of the "
+            f"{plural(len(sids), 'session')} given"
+        )
     return 0
 
 

@@ -18,6 +18,7 @@ from psycopg import sql
 
 from mfa_amr._grammar import DEFAULT_SKEW, METHOD_MAX_LENGTH
 from mfa_amr._methods import DEFAULT_CATALOG
+from mfa_amr.cli._output import plural
 from mfa_amr.stores._sql import constraint_names
 
 __all__ = ["Finding", "Verdict", "diagnose", "worst"]
@@ -69,7 +70,8 @@ COLUMNS: Final = (
 
 _TABLE: Final = """\
 SELECT c.oid, c.relrowsecurity, c.relforcerowsecurity,
-       pg_get_userbyid(c.relowner) = current_user AS owned
+       pg_get_userbyid(c.relowner) = current_user AS owned,
+       has_schema_privilege(current_user, n.oid, 'USAGE')
 FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
 WHERE n.nspname = %s AND c.relname = %s AND c.relkind IN ('r', 'p')"""
 
@@ -133,7 +135,7 @@ FROM {table}"""
 
 _EXAMPLES: Final = sql.SQL(
     """\
-SELECT DISTINCT authentication_method FROM {table}
+SELECT DISTINCT authentication_method COLLATE "C" FROM {table}
 WHERE authentication_method {test} %(syntax)s {known}
 ORDER BY 1 LIMIT 5"""
 )
@@ -144,24 +146,37 @@ _KNOWN: Final = sorted(spec.name for spec in DEFAULT_CATALOG)
 _POOLER_PORTS: Final = frozenset({6432, 6543})  # PgBouncer's and Supavisor's defaults
 
 
-def _columns(cur: psycopg.Cursor[Any], oid: int) -> list[Finding]:
+# The columns the row checks read: without them (or with another type) the counts
+# would fail or mean nothing.
+_READ_BY_ROW_CHECKS: Final = frozenset(
+    {"authentication_method", "created_at", "updated_at"}
+)
+
+
+def _columns(
+    cur: psycopg.Cursor[Any], oid: int, shown: str
+) -> tuple[list[Finding], set[str]]:
+    """The column findings, and the seed's columns missing or of another type."""
     found = {
         name: (kind, notnull, default)
         for name, kind, notnull, default in cur.execute(_COLUMNS, (oid,))
     }
     out = []
+    broken = set()
     for name, kind in COLUMNS:
         if name not in found:
+            broken.add(name)
             out.append(
                 Finding(
                     "columns",
                     _ERROR,
-                    f"column {name} is missing: add {name} {kind} NOT NULL",
+                    f"column {name} is missing: ALTER TABLE {shown} ADD COLUMN {name} {kind} NOT NULL (on a table with rows, give it a value first)",
                 )
             )
             continue
         actual, notnull, _ = found[name]
         if actual != kind:
+            broken.add(name)
             out.append(
                 Finding(
                     "columns",
@@ -174,7 +189,7 @@ def _columns(cur: psycopg.Cursor[Any], oid: int) -> list[Finding]:
                 Finding(
                     "columns",
                     _WARNING,
-                    f"column {name} may be NULL: the seed's table has NOT NULL; ALTER TABLE ... ALTER {name} SET NOT NULL",
+                    f"column {name} may be NULL, unlike the seed's: ALTER TABLE {shown} ALTER COLUMN {name} SET NOT NULL",
                 )
             )
     extra = [(n, v) for n, v in found.items() if n not in dict(COLUMNS)]
@@ -184,7 +199,7 @@ def _columns(cur: psycopg.Cursor[Any], oid: int) -> list[Finding]:
                 Finding(
                     "columns",
                     _ERROR,
-                    f"extra column {name} is NOT NULL without a default: every record would be refused; give it a default or drop NOT NULL",
+                    f"extra column {name} is NOT NULL without a default: every record is refused; give it a default or drop its NOT NULL",
                 )
             )
         else:
@@ -203,10 +218,10 @@ def _columns(cur: psycopg.Cursor[Any], oid: int) -> list[Finding]:
                 "the five columns of the seed, with their types and NOT NULL",
             )
         )
-    return out
+    return out, broken
 
 
-def _keys(cur: psycopg.Cursor[Any], oid: int, table: str) -> list[Finding]:
+def _keys(cur: psycopg.Cursor[Any], oid: int, table: str, shown: str) -> list[Finding]:
     rows = cur.execute(_KEYS, (oid, oid)).fetchall()
     primary_name, unique_name = constraint_names(table)
     out = []
@@ -216,7 +231,7 @@ def _keys(cur: psycopg.Cursor[Any], oid: int, table: str) -> list[Finding]:
             Finding(
                 "primary key",
                 _ERROR,
-                f"no primary key: add CONSTRAINT {primary_name} PRIMARY KEY (id); get() looks claims up by id",
+                f"no primary key: get() looks claims up by id; ALTER TABLE {shown} ADD CONSTRAINT {primary_name} PRIMARY KEY (id)",
             )
         )
     elif primary[0][4] != ["id"]:
@@ -229,10 +244,11 @@ def _keys(cur: psycopg.Cursor[Any], oid: int, table: str) -> list[Finding]:
         )
     else:
         out.append(Finding("primary key", _OK, f"{primary[0][0]} on (id)"))
+    # A primary key on the pair is as good a conflict target as a unique key.
     unique = [
         r
         for r in rows
-        if r[1] in ("u", "i")
+        if r[1] in ("p", "u", "i")
         and sorted(r[4]) == ["authentication_method", "session_id"]
     ]
     if unique:
@@ -248,7 +264,7 @@ def _keys(cur: psycopg.Cursor[Any], oid: int, table: str) -> list[Finding]:
             Finding(
                 "unique",
                 _ERROR,
-                f"no unique constraint on (session_id, authentication_method): every record fails (ON CONFLICT needs it); add CONSTRAINT {unique_name} UNIQUE (session_id, authentication_method)",
+                f"no unique constraint on (session_id, authentication_method): every record fails (its ON CONFLICT needs one); ALTER TABLE {shown} ADD CONSTRAINT {unique_name} UNIQUE (session_id, authentication_method)",
             )
         )
     foreign = [r for r in rows if r[1] == "f" and r[4] == ["session_id"]]
@@ -288,30 +304,61 @@ _OPERATIONS: Final = (
 )
 
 
-def _access(
-    cur: psycopg.Cursor[Any], oid: int, rls: bool, forced: bool, owned: bool
-) -> list[Finding]:
+def _article(word: str) -> str:
+    return f"an {word}" if word[:1] in "AEIOU" else f"a {word}"
+
+
+@attrs.frozen
+class _Table:
+    """What the catalog says of the table, for the access checks."""
+
+    oid: int
+    schema: str
+    shown: str  # its qualified name, quoted as SQL
+    rls: bool
+    forced: bool
+    owned: bool
+    usage: bool  # the role's USAGE on the schema
+
+
+def _access(cur: psycopg.Cursor[Any], t: _Table) -> tuple[list[Finding], bool]:
+    """The grant and row level security findings, and whether the role reads the
+    table's rows (for the row checks)."""
     role, superuser, bypass, *granted = cur.execute(
-        _ROLE, (oid, oid, oid, oid)
+        _ROLE, (t.oid, t.oid, t.oid, t.oid)
     ).fetchone() or ("?", False, False, False, False, False, False)
+    who = sql.Identifier(role).as_string(cur)
     out = []
+    if not t.usage:
+        out.append(
+            Finding(
+                "grants",
+                _ERROR,
+                f"{role} lacks USAGE on the schema {t.schema}: every operation fails; GRANT USAGE ON SCHEMA {sql.Identifier(t.schema).as_string(cur)} TO {who}",
+            )
+        )
     for (operations, privilege, _), has in zip(_OPERATIONS, granted, strict=True):
         if not has:
             out.append(
                 Finding(
                     "grants",
                     _ERROR,
-                    f"{role} lacks {privilege} on the table: {operations} fail; GRANT {privilege} ON ... TO {role}",
+                    f"{role} lacks {privilege} on the table: {operations} fail; GRANT {privilege} ON {t.shown} TO {who}",
                 )
             )
     if not out:
         out.append(
-            Finding("grants", _OK, f"{role} has SELECT, INSERT, UPDATE and DELETE")
+            Finding(
+                "grants",
+                _OK,
+                f"{role} has USAGE on the schema, and SELECT, INSERT, UPDATE and DELETE on the table",
+            )
         )
-    if not rls:
+    readable = t.usage and granted[0]
+    if not t.rls:
         out.append(Finding("row level security", _OK, "off"))
-        return out
-    if superuser or bypass or (owned and not forced):
+        return out, readable
+    if superuser or bypass or (t.owned and not t.forced):
         why = (
             "a superuser"
             if superuser
@@ -320,32 +367,31 @@ def _access(
         out.append(
             Finding("row level security", _OK, f"on; {role} bypasses it ({why})")
         )
-        return out
-    policies = cur.execute(_POLICIES, (oid,)).fetchall()
+        return out, readable
+    policies = cur.execute(_POLICIES, (t.oid,)).fetchall()
     commands = {cmd for cmd, permissive in policies if permissive}
     for operations, privilege, command in _OPERATIONS:
+        policy = _article(privilege)
         if command in commands or "*" in commands:
             out.append(
                 Finding(
                     "row level security",
                     _OK,
-                    f"on; a {privilege} policy applies to {role}",
+                    f"on; {policy} policy applies to {role}: {operations} can work",
                 )
             )
         else:
+            if privilege == "SELECT":
+                readable = False
             refused = " (RevocationRefusedError)" if privilege == "DELETE" else ""
             out.append(
                 Finding(
                     "row level security",
                     _ERROR,
-                    f"on, and no {privilege} policy applies to {role}: {operations} are refused{refused}; CREATE POLICY ... FOR {privilege} TO {role} ..., or connect as a role with BYPASSRLS",
+                    f"on, and no {privilege} policy applies to {role}: {operations} are refused{refused}; CREATE POLICY ... ON {t.shown} FOR {privilege} TO {who} ..., or connect as a role with BYPASSRLS",
                 )
             )
-    return out
-
-
-def _count(n: int, noun: str) -> str:
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+    return out, readable
 
 
 def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
@@ -365,13 +411,16 @@ def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
         names = [row[0] for row in cur.execute(query, params)]
         return ", ".join(repr(n[:40]) for n in names)
 
-    out = [Finding("rows", _OK, f"{_count(total, 'claim')} (as this role sees them)")]
+    def they(n: int, one: str, many: str) -> str:
+        return one if n == 1 else many
+
+    out = [Finding("rows", _OK, f"{plural(total, 'claim')} (as this role sees them)")]
     if outside:
         out.append(
             Finding(
                 "method names",
                 _WARNING,
-                f"{_count(outside, 'row')} with names outside the method syntax (such as {examples('!~', False)}): another writer's; read back as they are, counted for nothing",
+                f"{plural(outside, 'row')} with {they(outside, 'a name', 'names')} outside the method syntax (such as {examples('!~', False)}): another writer's; read back as {they(outside, 'it is', 'they are')}, counted for nothing",
             )
         )
     if unknown:
@@ -379,7 +428,7 @@ def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
             Finding(
                 "method names",
                 _WARNING,
-                f"{_count(unknown, 'row')} with names the default catalog does not know (such as {examples('~', True)}): counted for nothing unless a policy adds them",
+                f"{plural(unknown, 'row')} with {they(unknown, 'a name', 'names')} the default catalog does not know (such as {examples('~', True)}): counted for nothing unless a policy adds {they(unknown, 'it', 'them')}",
             )
         )
     if not outside and not unknown:
@@ -395,7 +444,7 @@ def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
             Finding(
                 "times",
                 _WARNING,
-                f"{_count(future, 'row')} dated more than {DEFAULT_SKEW} s in the future: a writer's clock is ahead; they prove no freshness until then",
+                f"{plural(future, 'row')} dated more than {DEFAULT_SKEW} s in the future: a writer's clock is ahead; {they(future, 'it proves', 'they prove')} no freshness until then",
             )
         )
     if ancient:
@@ -403,7 +452,7 @@ def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
             Finding(
                 "times",
                 _ERROR,
-                f"{_count(ancient, 'row')} dated before 1970: a token cannot carry such a time; fix or delete them",
+                f"{plural(ancient, 'row')} dated before 1970: a token cannot carry such a time; fix or delete {they(ancient, 'it', 'them')}",
             )
         )
     if inverted:
@@ -411,7 +460,7 @@ def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
             Finding(
                 "times",
                 _WARNING,
-                f"{_count(inverted, 'row')} with created_at after updated_at",
+                f"{plural(inverted, 'row')} with created_at after updated_at: another writer's; the stores never write that",
             )
         )
     if not future and not ancient and not inverted:
@@ -422,6 +471,7 @@ def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
 def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Finding]:
     """Every finding on ``schema.table``, read through ``conn``."""
     port = conn.info.port
+    ident = sql.Identifier(schema, table)
     with conn.cursor() as cur:
         found = cur.execute(_TABLE, (schema, table)).fetchone()
         if found is None:
@@ -432,11 +482,16 @@ def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Fin
                     f"{schema}.{table} does not exist: create it with `mfa-amr migrate` (or schema_sql() in your migrations)",
                 )
             ]
-        oid, rls, forced, owned = found
+        oid, rls, forced, owned, usage = found
+        shown = ident.as_string(cur)
         out = [Finding("table", _OK, f"{schema}.{table} exists")]
-        out += _columns(cur, oid)
-        out += _keys(cur, oid, table)
-        out += _access(cur, oid, rls, forced, owned)
+        columns, broken = _columns(cur, oid, shown)
+        out += columns
+        out += _keys(cur, oid, table, shown)
+        access, readable = _access(
+            cur, _Table(oid, schema, shown, rls, forced, owned, usage)
+        )
+        out += access
         (collation,) = cur.execute(_COLLATION).fetchone() or ("?",)
         out.append(
             Finding(
@@ -445,12 +500,25 @@ def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Fin
                 f'the database collates by {collation}; the stores order ties by code point (COLLATE "C") whatever it is',
             )
         )
-        if not any(
-            f.verdict is _ERROR
-            and f.check in ("columns", "grants", "row level security")
-            for f in out
-        ):
-            out += _rows(cur, sql.Identifier(schema, table))
+        unread = sorted(broken & _READ_BY_ROW_CHECKS)
+        if unread:
+            out.append(
+                Finding(
+                    "rows",
+                    _WARNING,
+                    f"not checked: {'column' if len(unread) == 1 else 'columns'} {', '.join(unread)} {'is' if len(unread) == 1 else 'are'} missing or of another type; fix that, then run doctor again",
+                )
+            )
+        elif not readable:
+            out.append(
+                Finding(
+                    "rows",
+                    _WARNING,
+                    "not checked: this role cannot read the rows; fix its access, then run doctor again",
+                )
+            )
+        else:
+            out += _rows(cur, ident)
     if port in _POOLER_PORTS:
         out.append(
             Finding(
@@ -464,7 +532,7 @@ def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Fin
             Finding(
                 "pooler",
                 _OK,
-                "behind PgBouncer or Supavisor in transaction mode, set prepare_threshold=None",
+                f"port {port} is not a pooler's default; behind PgBouncer or Supavisor in transaction pooling mode, turn psycopg's prepared statements off (prepare_threshold=None)",
             )
         )
     return out

@@ -8,29 +8,81 @@ import base64
 import binascii
 import json
 import sys
-from datetime import UTC, datetime
+import urllib.parse
 from typing import Any, Final
 
 from mfa_amr._challenge import StepUpChallenge, StepUpRequired
 from mfa_amr._claims import AmrStyle
-from mfa_amr._errors import AmrParseError, ChallengeParseError
+from mfa_amr._errors import AmrParseError, ChallengeParseError, InvalidMethodError
+from mfa_amr._grammar import MAX_TIMESTAMP, validate_method
 from mfa_amr._policy import Policy
 from mfa_amr._verify import Evaluation
-from mfa_amr.cli._output import CommandError, Output, iso, parse_instant, table
+from mfa_amr.cli._output import CommandError, Output, iso, judged_at, plural, table
 
-__all__ = ["PRESETS", "challenge", "explain"]
+__all__ = [
+    "PRESETS",
+    "challenge",
+    "explain",
+    "max_age_seconds",
+    "method_names",
+]
 
 PRESETS: Final = {"supabase": Policy.supabase, "nist": Policy.nist}
 """The policies a command can judge by, by name."""
 
 MET: Final = 0
 STEP_UP: Final = 1
-MALFORMED: Final = 2
 
 NOT_VERIFIED: Final = (
     "THE TOKEN'S SIGNATURE IS NOT VERIFIED: it is decoded for reading only; "
     "never trust what it says"
 )
+
+
+def max_age_seconds(text: str) -> int:
+    """``--max-age``: whole seconds, 0 or more.
+
+    Raises:
+        argparse.ArgumentTypeError: anything else.
+    """
+    value = int(text) if text.isascii() and text.isdigit() else -1
+    if not 0 <= value <= MAX_TIMESTAMP:
+        raise argparse.ArgumentTypeError(
+            f"must be whole seconds from 0 to {MAX_TIMESTAMP}, got {text!r}"
+        )
+    return value
+
+
+def method_names(text: str) -> list[str]:
+    """``--methods``: method names or RFC 8176 values, comma-separated, at least
+    one.
+
+    Raises:
+        argparse.ArgumentTypeError: no name, or a name outside the method syntax.
+    """
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise argparse.ArgumentTypeError(
+            f"must name at least one method, comma-separated (such as otp,hwk), "
+            f"got {text!r}"
+        )
+    try:
+        return [validate_method(name) for name in names]
+    except InvalidMethodError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def _read_stdin() -> str:
+    if sys.stdin.isatty():
+        sys.stderr.write(
+            "mfa-amr: reading a token from standard input (end it with Ctrl-D)\n"
+        )
+    try:
+        return sys.stdin.read()
+    except UnicodeDecodeError as exc:
+        raise CommandError(
+            f"malformed token: standard input is not UTF-8 text ({exc.reason})"
+        ) from None
 
 
 def _payload(text: str, out: Output) -> dict[str, Any]:
@@ -40,35 +92,46 @@ def _payload(text: str, out: Output) -> dict[str, Any]:
         CommandError: neither.
     """
     text = text.strip()
-    if text.startswith("{"):
+    if text.startswith(("{", "[")):
         try:
             value = json.loads(text)
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:
             raise CommandError(
                 f"malformed token: the JSON payload does not parse ({exc})"
             ) from None
     else:
         parts = text.split(".")
         if len(parts) != 3:
+            encrypted = " (an encrypted JWE, which only its recipient can read)"
             raise CommandError(
                 "malformed token: expected a JWT (three base64url parts joined by "
-                "dots) or a JSON payload"
+                f"dots) or a JSON payload, got {plural(len(parts), 'part')}"
+                + (encrypted if len(parts) == 5 else "")
             )
-        out.warn(NOT_VERIFIED)
         try:
             raw = base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4))
-            value = json.loads(raw)
         except (binascii.Error, ValueError) as exc:
             raise CommandError(
-                f"malformed token: its payload is not base64url JSON ({exc})"
+                f"malformed token: its payload (the part between the dots) is not "
+                f"base64url ({exc})"
+            ) from None
+        try:
+            value = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError:
+            raise CommandError(
+                "malformed token: its payload does not decode to UTF-8 text"
+            ) from None
+        except (ValueError, RecursionError) as exc:
+            raise CommandError(
+                f"malformed token: its payload is not JSON ({exc})"
             ) from None
     if not isinstance(value, dict):
         raise CommandError("malformed token: its payload is not a JSON object")
+    if not text.startswith(("{", "[")):
+        # Said once the payload is read, and however it is printed: what follows
+        # is the word of whoever made the token.
+        out.warn(NOT_VERIFIED)
     return value
-
-
-def _methods(text: str | None) -> list[str] | None:
-    return None if text is None else [m.strip() for m in text.split(",") if m.strip()]
 
 
 def _claimed_from(payload: dict[str, Any], ev: Evaluation) -> str | None:
@@ -81,22 +144,18 @@ def explain(args: argparse.Namespace, out: Output) -> int:
     """Read a token as a resource server would, and judge it by the requirements
     given: 0 when they are met, 1 when a step-up is needed, 2 when the token is
     malformed."""
-    text = sys.stdin.read() if args.token in (None, "-") else args.token
-    now = (
-        datetime.now(UTC)
-        if args.now is None
-        else parse_instant(args.now, now=datetime.now(UTC), what="--now")
-    )
+    now = judged_at(args)
     policy = PRESETS[args.policy]()
     needs = {
         "aal": args.aal,
-        "methods": _methods(args.methods),
+        "methods": args.methods,
         "max_age": args.max_age,
         "phishing_resistant": {None: False, "yes": True}.get(
             args.phishing_resistant, args.phishing_resistant
         ),
     }
     requirement = policy.requirement(**needs)  # a bad argument fails before reading
+    text = _read_stdin() if args.token in (None, "-") else args.token
     try:
         payload = _payload(text, out)
         ev = policy.evaluate(payload, now=now)
@@ -177,22 +236,23 @@ def challenge(args: argparse.Namespace, out: Output) -> int:
     try:
         parsed = StepUpChallenge.parse(args.header)
     except ChallengeParseError as exc:
-        raise CommandError(f"not a step-up challenge: {exc}") from None
-    document = {
-        "error": parsed.error,
-        "error_description": parsed.description,
-        "acr_values": list(parsed.acr_values),
-        "max_age": parsed.max_age,
-        "authorization_params": parsed.authorization_params(),
-    }
+        raise CommandError(f"cannot read the WWW-Authenticate value: {exc}") from None
+    params = parsed.authorization_params()
     if out.json:
-        out.document(document)
+        out.document(
+            {
+                "error": parsed.error,
+                "error_description": parsed.description or None,
+                "acr_values": list(parsed.acr_values),
+                "max_age": parsed.max_age,
+                "authorization_params": params,
+            }
+        )
         return MET
     out.line(f"error: {parsed.error}")
     out.line(f"error_description: {parsed.description or '(none)'}")
     out.line(f"acr_values: {' '.join(parsed.acr_values) or '(none)'}")
     out.line(f"max_age: {'(none)' if parsed.max_age is None else parsed.max_age}")
-    params = parsed.authorization_params()
-    shown = ", ".join(f"{k}={v!r}" for k, v in params.items()) or "(none)"
-    out.line(f"for the next authorization request: {shown}")
+    query = urllib.parse.urlencode(params, quote_via=urllib.parse.quote)
+    out.line(f"add to the next authorization request: {query or '(nothing)'}")
     return MET
