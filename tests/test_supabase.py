@@ -17,6 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 from hypothesis import given
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
@@ -28,6 +30,7 @@ from mfa_amr.exceptions import (
     InvalidInputError,
     WebhookSignatureError,
 )
+from mfa_amr.fastapi import access_token_hook_router
 from mfa_amr.stores.memory import AsyncInMemoryClaimStore
 from mfa_amr.supabase import (
     REQUIRED_CLAIMS,
@@ -502,7 +505,7 @@ class TestServed:
     def test_with_a_store_the_claims_are_the_table_s(self) -> None:
         """With store=, the session's claims come from the store: a factor removed
         since the request's token makes the answer aal1 at once."""
-        store = AsyncInMemoryClaimStore()
+        store = AsyncInMemoryClaimStore(clock=lambda: datetime.fromtimestamp(NOW, UTC))
         password = datetime.fromtimestamp(NOW - 200, UTC)
         asyncio.run(store.record(SESSION, "password", at=password))
         response = post(served(store=store), BODY, signed(BODY, SECRET))
@@ -533,3 +536,31 @@ class TestImport:
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
         )
         assert "pip install 'mfa-amr[supabase]'" in out.stdout
+
+
+class TestServedByFastAPI:
+    def client(self, **options: Any) -> TestClient:
+        app = FastAPI()
+        app.include_router(access_token_hook_router(served(**options), path="/hook"))
+        return TestClient(app)
+
+    def test_the_router_answers_as_the_asgi_app(self) -> None:
+        """The FastAPI router gives the ASGI application's answers: claims for a
+        signed request, 401 for a bad signature, the hook error shape for a body
+        over the bound."""
+        client = self.client(policy=Policy.nist(), style="rfc8176")
+        signed_ok = client.post("/hook", content=BODY, headers=signed(BODY, SECRET))
+        assert 200 == signed_ok.status_code
+        assert "application/json" == signed_ok.headers["content-type"]
+        expected = post(
+            served(policy=Policy.nist(), style="rfc8176"), BODY, signed(BODY, SECRET)
+        )
+        assert expected.json() == signed_ok.json()
+        refused = client.post("/hook", content=BODY, headers=signed(BODY, ROTATED))
+        assert 401 == refused.status_code
+        small = self.client(body_limit=64)
+        too_large = small.post("/hook", content=BODY, headers=signed(BODY, SECRET))
+        assert (200, 413) == (
+            too_large.status_code,
+            too_large.json()["error"]["http_code"],
+        )

@@ -285,7 +285,7 @@ class WebhookVerifier:
     given during a rotation. The header is read here, not by the library, so that
     every malformed request is refused the same way.
 
-    Args:
+    Attributes:
         secrets: the hook's secret, ``v1,whsec_<base64>`` as Supabase's dashboard
             shows it (or ``whsec_<base64>``), or several during a rotation.
         tolerance: seconds a timestamp may lie from the clock, either way.
@@ -382,7 +382,7 @@ class AccessTokenHook:
     500). With ``store``, the session's claims are read from it (one round trip),
     for a hook that must see claims written since the token was asked for.
 
-    Args:
+    Attributes:
         verifier: the signature check.
         policy: what the claims are worth; default ``Policy.supabase()``.
         style: the ``amr`` style written; see :func:`customize_access_token`.
