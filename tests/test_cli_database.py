@@ -1000,19 +1000,29 @@ class TestDoctorPooler:
             with contextlib.suppress(OSError):
                 sink.shutdown(socket.SHUT_WR)
 
+        def relay(client: socket.socket) -> None:
+            with client, socket.create_connection(upstream) as server:
+                back = threading.Thread(target=pump, args=(server, client), daemon=True)
+                back.start()
+                pump(client, server)
+                back.join()
+
         def serve() -> None:
             with contextlib.suppress(OSError):
                 while True:
                     client, _ = listener.accept()
-                    server = socket.create_connection(upstream)
-                    for a, b in ((client, server), (server, client)):
-                        threading.Thread(target=pump, args=(a, b), daemon=True).start()
+                    threading.Thread(target=relay, args=(client,), daemon=True).start()
 
-        threading.Thread(target=serve, daemon=True).start()
+        acceptor = threading.Thread(target=serve, daemon=True)
+        acceptor.start()
         try:
             yield port
         finally:
+            # shutdown wakes the blocked accept(); close alone would leave it waiting
+            with contextlib.suppress(OSError):
+                listener.shutdown(socket.SHUT_RDWR)
             listener.close()
+            acceptor.join(timeout=5)
 
     def test_behind_a_pooler_port(
         self,
