@@ -271,21 +271,13 @@ class Policy:
             InvalidInputError: an argument is invalid (``InvalidAALError`` for
                 ``aal``, ``InvalidMethodError`` for a name in ``methods``).
         """
-        if skew is None:
-            return Requirement(
-                self,
-                aal=aal,
-                methods=methods,
-                max_age=max_age,
-                phishing_resistant=phishing_resistant,
-            )
         return Requirement(
             self,
             aal=aal,
             methods=methods,
             max_age=max_age,
             phishing_resistant=phishing_resistant,
-            skew=skew,
+            skew=self.skew.total_seconds() if skew is None else skew,
         )
 
     def require(
