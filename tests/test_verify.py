@@ -782,6 +782,26 @@ class TestRequirement:
         with pytest.raises(InvalidInputError):
             SUPABASE.requirement(**bad)
 
+    @pytest.mark.parametrize(
+        ("good", "bad"),
+        [
+            ({"max_age": 1}, {"max_age": 1.0}),
+            ({"max_age": 1}, {"max_age": True}),
+            ({"phishing_resistant": True}, {"phishing_resistant": 1}),
+            ({"skew": 1}, {"skew": True}),
+        ],
+    )
+    def test_require_refuses_a_bad_argument_equal_to_a_cached_one(
+        self, good: dict[str, Any], bad: dict[str, Any]
+    ) -> None:
+        """require() refuses a bad argument even after an equal valid one (1.0 and
+        True equal 1) was checked and its requirement cached."""
+        payload = token(("password", 30), ("totp", 20))
+        with contextlib.suppress(StepUpRequired):
+            SUPABASE.require(payload, now=NOW, **good)
+        with pytest.raises(InvalidInputError):
+            SUPABASE.require(payload, now=NOW, **bad)
+
     def test_check_returns_the_evaluation(self) -> None:
         """check returns the token's Evaluation when every requirement holds."""
         need = SUPABASE.requirement(aal="aal2", max_age=600)

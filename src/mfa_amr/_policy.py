@@ -486,7 +486,9 @@ def _methods_key(methods: Iterable[str] | None) -> object:
     raise TypeError("not a key: read it once, uncached")  # an iterator, say
 
 
-@functools.lru_cache(maxsize=256)
+# typed: 1.0, True and 1 are equal keys, but only the int is a max_age; an untyped
+# cache would let a refused argument through once an equal valid one was cached.
+@functools.lru_cache(maxsize=256, typed=True)
 def _requirement(
     policy: Policy,
     aal: AAL | str | None,
