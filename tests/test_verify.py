@@ -503,7 +503,7 @@ class TestFuzz:
         self, payload: Any, policy: Policy, needs: dict[str, Any]
     ) -> None:
         """evaluate and require on any payload: a result, AmrParseError or
-        StepUpRequired, never anything else."""
+        StepUpRequired naming what was missing, never anything else."""
         try:
             evaluation = policy.evaluate(payload, now=NOW)
         except AmrParseError:
@@ -517,6 +517,7 @@ class TestFuzz:
         except StepUpRequired as exc:
             raised = exc
         if raised is not None:
+            assert raised.description
             header = raised.www_authenticate()
             assert header.isascii()
             assert raised.challenge() == StepUpChallenge.parse(header)

@@ -656,14 +656,12 @@ class Requirement:
         ev = self._judge.evaluate(payload, at)
         if self._empty or self._met(ev, at):
             return ev
-        shortfalls = self._shortfalls(ev, at)
-        if shortfalls:
-            raise StepUpRequired(
-                _capitalised("; ".join(shortfalls)),
-                acr_values=self._acr_values,
-                max_age=self.max_age,
-            )
-        return ev
+        # Not met: refused, whatever the words (fail closed).
+        raise StepUpRequired(
+            _capitalised("; ".join(self._shortfalls(ev, at))),
+            acr_values=self._acr_values,
+            max_age=self.max_age,
+        )
 
     # -- internals ----------------------------------------------------------------
 
