@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import timedelta
 from typing import Final
 
 import attrs
@@ -19,7 +18,7 @@ from mfa_amr import rfc8176
 from mfa_amr._claims import AMRClaim, AMREntry, entry_from_claim
 from mfa_amr._errors import InvalidClaimError
 from mfa_amr._grammar import EPOCH, provider_problem, unix_seconds
-from mfa_amr._levels import AAL, PolicyTerms, level_of
+from mfa_amr._levels import AAL, PolicyTerms, level_of, windows
 from mfa_amr._methods import MethodSpec, evidence
 
 __all__ = [
@@ -124,10 +123,6 @@ def provider_of(providers: Mapping[str, str], method: str) -> str | None:
     return provider or None
 
 
-def _seconds(window: timedelta | None) -> float | None:
-    return None if window is None else window.total_seconds()
-
-
 Counted = list[tuple[int, MethodSpec]]
 """The claims the policy's catalog knows, as ``(whole seconds of updated_at,
 spec)``, most recent first: what the level, the RFC 8176 values and ``auth_time``
@@ -152,13 +147,7 @@ def session_level(terms: PolicyTerms, known: Counted, now: int | None) -> AAL:
     :func:`~mfa_amr._methods.evidence`, so a token reads back exactly as its
     claims were judged.
     """
-    proof = evidence(
-        known,
-        now,
-        _seconds(terms.aal2_max_age),
-        _seconds(terms.aal3_max_age),
-        terms.skew.total_seconds(),
-    )
+    proof = evidence(known, now, *windows(terms), terms.skew.total_seconds())
     return level_of(terms.rule, proof)
 
 

@@ -15,7 +15,7 @@ from typing import Final, Protocol
 from mfa_amr._errors import InvalidAALError
 from mfa_amr._methods import Evidence, MethodSpec
 
-__all__ = ["AAL", "LevelRule", "PolicyTerms", "level_of"]
+__all__ = ["AAL", "LevelRule", "PolicyTerms", "level_of", "windows"]
 
 
 class AAL(enum.StrEnum):
@@ -85,6 +85,16 @@ class PolicyTerms(Protocol):
     def skew(self) -> timedelta: ...
 
     def aal_for_acr(self, acr: str) -> AAL | None: ...
+
+
+def windows(terms: PolicyTerms) -> tuple[float | None, float | None]:
+    """The policy's aal2 and aal3 freshness windows in seconds (``None``: no
+    window), as :func:`~mfa_amr._methods.evidence` reads them on both sides."""
+    aal2, aal3 = terms.aal2_max_age, terms.aal3_max_age
+    return (
+        None if aal2 is None else aal2.total_seconds(),
+        None if aal3 is None else aal3.total_seconds(),
+    )
 
 
 def level_of(rule: LevelRule, proof: Evidence, *, by_factors: bool = False) -> AAL:

@@ -21,7 +21,7 @@ import itertools
 import math
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Final, Literal, TypeAlias
 
 import attrs
@@ -43,7 +43,7 @@ from mfa_amr._grammar import (
     unix_seconds,
     validate_method,
 )
-from mfa_amr._levels import AAL, PolicyTerms, level_of
+from mfa_amr._levels import AAL, PolicyTerms, level_of, windows
 from mfa_amr._methods import DEFAULT_CATALOG, REGISTRY_SPECS, evidence
 
 __all__ = [
@@ -395,10 +395,6 @@ def _now_seconds(now: datetime | float | None) -> int:
     return unix_seconds(to_now(now))
 
 
-def _window(value: timedelta | None) -> float | None:
-    return None if value is None else value.total_seconds()
-
-
 class _Judge:
     """A policy's terms made ready for reading tokens, at one clock skew: what every
     request's evaluation reads, looked up once (a requirement keeps one)."""
@@ -417,8 +413,7 @@ class _Judge:
         self.catalog = policy.methods
         self.rule = policy.rule
         self.strict = policy.strict
-        self.window2 = _window(policy.aal2_max_age)
-        self.window3 = _window(policy.aal3_max_age)
+        self.window2, self.window3 = windows(policy)
         self.skew = skew
         self.aal_for_acr = policy.aal_for_acr
 
