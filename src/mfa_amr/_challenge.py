@@ -12,7 +12,7 @@ from typing import ClassVar, Final
 import attrs
 
 from mfa_amr._errors import ChallengeParseError, InvalidInputError, MfaAmrError
-from mfa_amr._grammar import ACR_VALUE, TOKEN, TOKEN68, check_max_age
+from mfa_amr._grammar import TOKEN, TOKEN68, check_max_age, is_acr_value
 
 __all__ = [
     "INSUFFICIENT_USER_AUTHENTICATION",
@@ -63,7 +63,7 @@ def _acr_values(value: Iterable[str]) -> tuple[str, ...]:
         )
     values = tuple(value)
     for v in values:
-        if not isinstance(v, str) or ACR_VALUE.fullmatch(v) is None:
+        if not is_acr_value(v):
             raise InvalidInputError(
                 f"{v!r} cannot be sent as an acr value: use printable ASCII without "
                 "spaces, quotes or backslashes"
