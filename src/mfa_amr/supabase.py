@@ -234,14 +234,19 @@ _TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")
 _MAX_SIGNATURE_HEADER: Final = 4096
 
 
+def _base64(text: str) -> bytes | None:
+    """``text`` decoded, or ``None`` when it is not base64 (a malformed signature
+    matches nothing, a malformed secret is refused)."""
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        return None
+
+
 def _secret_key(secret: str) -> bytes:
     """The key of a secret as Supabase shows it (``v1,whsec_<base64>``), or as the
     Standard Webhooks libraries take it (``whsec_<base64>``)."""
-    value = secret.removeprefix("v1,").removeprefix("whsec_")
-    try:
-        key = base64.b64decode(value, validate=True)
-    except (binascii.Error, ValueError):
-        key = b""
+    key = _base64(secret.removeprefix("v1,").removeprefix("whsec_"))
     if not key:
         raise InvalidInputError(
             "a webhook secret is 'v1,whsec_' followed by base64 (as Supabase's "
@@ -262,15 +267,6 @@ def _to_secrets(value: str | Iterable[str]) -> tuple[str, ...]:
             "secrets must be one webhook secret (a str) or several, during a rotation"
         )
     return secrets
-
-
-def _base64(text: str) -> bytes | None:
-    """``text`` decoded, or ``None`` when it is not base64 (a malformed signature
-    matches nothing)."""
-    try:
-        return base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError):
-        return None
 
 
 @attrs.frozen
