@@ -1296,11 +1296,21 @@ class TestRequireClock:
         with pytest.raises(AmrParseError):
             SUPABASE.require({"amr": 5}, now=NOW)
 
-    @pytest.mark.parametrize("bad", [-1, True, "60", float("inf"), float("nan")])
+    @pytest.mark.parametrize(
+        "bad",
+        [-1, True, "60", float("inf"), float("nan"), 1e300, timedelta(seconds=-1)],
+    )
     def test_bad_skew(self, bad: Any) -> None:
-        """skew must be finite non-negative seconds."""
+        """skew must be non-negative seconds (at most a century) or a timedelta,
+        as a policy's and a store's."""
         with pytest.raises(InvalidInputError, match="skew"):
             SUPABASE.require({}, aal="aal1", skew=bad, now=NOW)
+        with pytest.raises(InvalidInputError, match="skew"):
+            attrs.evolve(SUPABASE, skew=bad)
+
+    def test_skew_as_a_timedelta(self) -> None:
+        """A requirement's skew may be a timedelta; it keeps seconds."""
+        assert 90.0 == SUPABASE.requirement(skew=timedelta(seconds=90)).skew
 
     def test_now_as_datetime(self) -> None:
         """now may be an aware datetime."""

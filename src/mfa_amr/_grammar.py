@@ -12,10 +12,11 @@ where in the token the value was.
 from __future__ import annotations
 
 import enum
+import math
 import re
 import uuid
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Final
 
 from mfa_amr._errors import InvalidClaimError, InvalidInputError, InvalidMethodError
@@ -40,6 +41,7 @@ __all__ = [
     "shown_number",
     "timestamp_problem",
     "to_now",
+    "to_skew",
     "to_utc",
     "to_uuid",
     "unix_seconds",
@@ -178,6 +180,36 @@ def provider_problem(value: object) -> str | None:
 def provider_or_none(value: str | None) -> str | None:
     """A provider as an entry keeps it: ``None`` for none, ``""`` included."""
     return value or None
+
+
+# Beyond this a number of seconds names no clock drift (and timedelta overflows not
+# far past it): a century.
+_MAX_SKEW_SECONDS: Final = 100 * 366 * 86_400
+
+
+def to_skew(value: object, meaning: str) -> timedelta:
+    """Return a ``skew=`` argument as a ``timedelta``: a ``timedelta`` or seconds (an
+    ``int`` or a finite ``float``, at most a century), not negative.
+
+    Raises:
+        InvalidInputError: anything else; ``meaning`` says what the skew is for.
+    """
+    skew: timedelta | None = None
+    if isinstance(value, timedelta):
+        skew = value
+    elif (
+        isinstance(value, (int, float))
+        and not isinstance(value, bool)
+        and math.isfinite(value)
+        and abs(value) <= _MAX_SKEW_SECONDS
+    ):
+        skew = timedelta(seconds=value)
+    if skew is None or skew < timedelta(0):
+        raise InvalidInputError(
+            f"skew must be a non-negative timedelta or number of seconds ({meaning}), "
+            f"got {value!r}"
+        )
+    return skew
 
 
 # -- ids and times --------------------------------------------------------------------

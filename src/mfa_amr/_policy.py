@@ -23,6 +23,7 @@ from mfa_amr._grammar import (
     DEFAULT_SKEW,
     is_acr_value,
     to_now,
+    to_skew,
     to_uuid,
     unix_seconds,
     validate_method,
@@ -59,15 +60,9 @@ def _to_catalog(
 
 
 def _to_skew(value: timedelta | float) -> timedelta:
-    skew: object = value
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        # NaN and infinity name no duration: refused below
-        skew = timedelta(seconds=value) if 0 <= value < float("inf") else None
-    if not isinstance(skew, timedelta) or skew < timedelta(0):
-        raise InvalidInputError(
-            f"skew must be a non-negative timedelta or seconds, got {value!r}"
-        )
-    return skew
+    return to_skew(
+        value, "how far in the future a time may lie and still prove freshness"
+    )
 
 
 def _to_window(value: timedelta | float | None) -> timedelta | None:
@@ -241,7 +236,7 @@ class Policy:
         methods: Iterable[str] | None = None,
         max_age: int | None = None,
         phishing_resistant: bool | Literal["hardware"] = False,
-        skew: float | None = None,
+        skew: timedelta | float | None = None,
     ) -> Requirement:
         """What a request needs, as a value checked once: build it where the route
         is defined, and a wrong argument fails at import time, not at the first
@@ -264,8 +259,9 @@ class Policy:
             phishing_resistant: ``True`` to need a phishing-resistant method
                 (WebAuthn, a passkey; the challenge asks for ``acr_values="phr
                 phrh"``), ``"hardware"`` for a hardware-bound one (``phrh``).
-            skew: seconds a time may lie in the future and still prove freshness;
-                default: the policy's :attr:`skew`.
+            skew: how far in the future a time may lie and still prove freshness,
+                in seconds or as a ``timedelta``; default: the policy's
+                :attr:`skew`.
 
         Raises:
             InvalidInputError: an argument is invalid (``InvalidAALError`` for
@@ -289,7 +285,7 @@ class Policy:
         max_age: int | None = None,
         phishing_resistant: bool | Literal["hardware"] = False,
         now: datetime | float | None = None,
-        skew: float | None = None,
+        skew: timedelta | float | None = None,
     ) -> Evaluation:
         """Check a decoded token payload against what a request needs and return
         its :class:`~mfa_amr.Evaluation`; raise
@@ -495,7 +491,7 @@ def _requirement(
     methods: object,
     max_age: int | None,
     phishing_resistant: bool | Literal["hardware"],
-    skew: float | None,
+    skew: timedelta | float | None,
 ) -> Requirement:
     """The requirement of :meth:`Policy.require`'s arguments, built once for each
     policy and set of arguments: a requirement is a value, and building it (every

@@ -21,7 +21,7 @@ import itertools
 import math
 import time
 from collections.abc import Collection, Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Final, Literal, TypeAlias
 
 import attrs
@@ -40,6 +40,7 @@ from mfa_amr._grammar import (
     provider_problem,
     timestamp_problem,
     to_now,
+    to_skew,
     unix_seconds,
     validate_method,
 )
@@ -529,14 +530,8 @@ def _to_methods(methods: Iterable[str] | None) -> frozenset[str] | None:
     return wanted
 
 
-def _to_skew(value: float) -> float:
-    if (
-        isinstance(value, bool)
-        or not isinstance(value, (int, float))
-        or not 0 <= value < math.inf
-    ):
-        raise InvalidInputError(f"skew must be non-negative seconds, got {value!r}")
-    return float(value)
+def _to_skew(value: timedelta | float) -> float:
+    return to_skew(value, "how far in the future a time may lie").total_seconds()
 
 
 def _check_max_age(_i: object, _a: object, value: int | None) -> None:
@@ -574,7 +569,8 @@ class Requirement:
         methods: names any one of which will do, or ``None``.
         max_age: the most seconds since the newest authentication, or ``None``.
         phishing_resistant: ``True``, ``"hardware"``, or ``False``.
-        skew: seconds a time may lie in the future and still prove freshness.
+        skew: seconds a time may lie in the future and still prove freshness
+            (given in seconds or as a ``timedelta``).
     """
 
     policy: PolicyTerms = attrs.field(repr=False)

@@ -4,14 +4,13 @@ with the same error before anything changes. No driver is imported here."""
 from __future__ import annotations
 
 import enum
-import math
 import uuid
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Final, cast
 
 from mfa_amr._errors import InvalidInputError, InvalidMethodError
-from mfa_amr._grammar import DEFAULT_SKEW, UTC, to_utc, to_uuid
+from mfa_amr._grammar import DEFAULT_SKEW, UTC, to_skew, to_utc, to_uuid
 from mfa_amr._policy import Policy
 from mfa_amr.stores._protocol import Clock, RecordItem, SessionIdLike
 
@@ -65,34 +64,13 @@ STORE_SKEW: Final = timedelta(seconds=DEFAULT_SKEW)
 otherwise: :data:`mfa_amr.DEFAULT_SKEW` seconds, as for a policy's ``skew``."""
 
 
-# Beyond this a number of seconds names no clock drift (and timedelta overflows
-# not far past it): a century.
-_MAX_SKEW_SECONDS: Final = 100 * 366 * 86_400
-
-
 def check_skew(skew: object) -> timedelta:
-    """Return a store's ``skew=`` as a ``timedelta``: seconds (an ``int`` or a finite
-    ``float``) or a ``timedelta``, not negative.
+    """Return a store's ``skew=`` as a ``timedelta`` (see :func:`~mfa_amr._grammar.to_skew`).
 
     Raises:
         InvalidInputError: anything else.
     """
-    value: timedelta | None = None
-    if isinstance(skew, timedelta):
-        value = skew
-    elif (
-        isinstance(skew, (int, float))
-        and not isinstance(skew, bool)
-        and math.isfinite(skew)
-        and abs(skew) <= _MAX_SKEW_SECONDS
-    ):
-        value = timedelta(seconds=skew)
-    if value is None or value < timedelta(0):
-        raise InvalidInputError(
-            "skew must be a non-negative timedelta or number of seconds (how far "
-            f"ahead of the store's clock a recorded time may lie), got {skew!r}"
-        )
-    return value
+    return to_skew(skew, "how far ahead of the store's clock a recorded time may lie")
 
 
 def not_ahead(at: datetime, clock_now: datetime, skew: timedelta) -> datetime:
