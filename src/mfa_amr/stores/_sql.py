@@ -450,7 +450,7 @@ def record_params(
     at: datetime | None,
     policy: Policy,
     clock: Clock,
-    skew: timedelta = STORE_SKEW,
+    skew: timedelta,
 ) -> RecordParams:
     """Parameters of :attr:`Statements.record`: a fresh uuid4 ``id``, the session,
     the method, and ``at`` (or the clock) as both times.
@@ -721,7 +721,7 @@ class Operations:
     statements: Statements
     policy: Policy
     clock: Clock
-    skew: timedelta = STORE_SKEW
+    skew: timedelta
 
     @classmethod
     def for_table(
