@@ -36,6 +36,7 @@ from mfa_amr import (
     parse_amr,
     rfc8176,
 )
+from mfa_amr._challenge import MAX_ACR_VALUES, MAX_DESCRIPTION, MAX_HEADER_SIZE
 from mfa_amr._verify import _careful, _fast, _parse
 from mfa_amr.exceptions import (
     AmrParseError,
@@ -210,15 +211,23 @@ def session_claims(draw: st.DrawFn) -> list[AMRClaim]:
     return out
 
 
-descriptions = st.text() | st.text('"\\ \t\nabc\x00\x7fé→😀\u200b\u0301')
-acr_lists = st.lists(
-    st.text(
-        st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\'),
-        min_size=1,
-        max_size=20,
-    ),
-    max_size=4,
+descriptions = (
+    st.text()
+    | st.text('"\\ \t\nabc\x00\x7fé→😀\u200b\u0301')
+    # long enough to be cut: quotes and backslashes double in the header
+    | st.text('"\\a', min_size=MAX_DESCRIPTION - 2, max_size=MAX_DESCRIPTION + 50)
 )
+acr_value = st.text(
+    st.characters(min_codepoint=0x21, max_codepoint=0x7E, exclude_characters='"\\'),
+    min_size=1,
+    max_size=20,
+)
+acr_lists = st.lists(acr_value, max_size=4) | st.lists(
+    # as many characters as a challenge carries, or nearly
+    st.text(st.sampled_from("a~!"), min_size=1000, max_size=1023),
+    min_size=3,
+    max_size=4,
+).filter(lambda values: len(" ".join(values)) <= MAX_ACR_VALUES)
 challenges = st.builds(
     StepUpChallenge,
     description=descriptions,
@@ -908,10 +917,40 @@ class TestRoundTrips:
 
     @given(challenge=challenges)
     def test_challenge(self, challenge: StepUpChallenge) -> None:
-        """www_authenticate then parse gives back the same challenge."""
+        """www_authenticate then parse, with its default size bound, gives back the
+        same challenge."""
         header = challenge.www_authenticate()
         assert header.isascii()
+        assert len(header) <= MAX_HEADER_SIZE
         assert challenge == StepUpChallenge.parse(header)
+
+    @given(text=st.text(min_size=MAX_DESCRIPTION + 1, max_size=3 * MAX_DESCRIPTION))
+    def test_a_long_description_is_cut(self, text: str) -> None:
+        """A description beyond MAX_DESCRIPTION characters is cut, ending in '...';
+        StepUpRequired keeps the whole text for the logs."""
+        exc = StepUpRequired(text)
+        carried = exc.challenge().description
+        assert MAX_DESCRIPTION == len(carried)
+        assert carried.endswith("...")
+        assert text == exc.description
+
+    def test_acr_values_beyond_the_bound_are_refused(self) -> None:
+        """acr_values longer than MAX_ACR_VALUES together cannot be sent."""
+        StepUpChallenge(acr_values=("a" * 2048, "b" * 2047))
+        with pytest.raises(InvalidInputError, match="acr_values of 4097 characters"):
+            StepUpChallenge(acr_values=("a" * 2048, "b" * 2048))
+
+    def test_a_requirement_of_many_long_names_gives_a_readable_challenge(
+        self,
+    ) -> None:
+        """A requirement naming 130 methods of 64 characters refuses with a header
+        that parse reads back with its defaults."""
+        names = {f"{i:03d}" + "m" * 61 for i in range(130)}
+        need = SUPABASE.requirement(methods=names)
+        with pytest.raises(StepUpRequired) as info:
+            need.check(token(("password", 30)), now=NOW)
+        for challenge in (info.value.challenge(), need.challenge):
+            assert challenge == StepUpChallenge.parse(challenge.www_authenticate())
 
     @given(
         description=descriptions,

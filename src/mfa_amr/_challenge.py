@@ -16,6 +16,9 @@ from mfa_amr._grammar import TOKEN, TOKEN68, check_max_age, is_acr_value
 
 __all__ = [
     "INSUFFICIENT_USER_AUTHENTICATION",
+    "MAX_ACR_VALUES",
+    "MAX_DESCRIPTION",
+    "MAX_HEADER_SIZE",
     "StepUpChallenge",
     "StepUpRequired",
 ]
@@ -28,6 +31,16 @@ characters, unless told otherwise: 8 KiB, the header limit of common HTTP server
 step-up challenge is a few hundred characters; refusing a hostile megabyte costs
 microseconds, where reading it would cost seconds."""
 
+MAX_DESCRIPTION: Final = 1024
+"""The longest ``error_description`` a challenge carries, in characters: a longer
+one is cut, ending in ``...``. With :data:`MAX_ACR_VALUES` it keeps every header
+a challenge renders within :data:`MAX_HEADER_SIZE`, so :meth:`StepUpChallenge.parse`
+reads back, with its defaults, whatever the library writes."""
+
+MAX_ACR_VALUES: Final = 4096
+"""The longest ``acr_values`` a challenge carries, in characters, the values joined
+by spaces; more is refused."""
+
 # `name=` at the start of an auth-param, looking ahead for a token or a quote.
 _PARAM_START: Final = re.compile(
     rf"({TOKEN.pattern})[ \t]*=[ \t]*(?=\"|{TOKEN.pattern})"
@@ -38,22 +51,27 @@ _DIGITS: Final = re.compile(r"[0-9]{1,20}")
 def _header_text(value: object) -> str:
     """``value`` as text a header can carry: printable ASCII. Accents are dropped
     (``é`` becomes ``e``), whitespace and control characters become spaces,
-    invisible formatting characters go, anything else becomes ``?``."""
+    invisible formatting characters go, anything else becomes ``?``; beyond
+    :data:`MAX_DESCRIPTION` characters it is cut, ending in ``...``."""
     if not isinstance(value, str):
         raise InvalidInputError(
             f"a challenge's description must be a str, got {type(value).__name__}"
         )
     if value.isascii() and value.isprintable():
-        return str.__str__(value)
-    out: list[str] = []
-    for c in unicodedata.normalize("NFKD", value):
-        if " " <= c <= "~":
-            out.append(c)
-        elif c.isspace() or unicodedata.category(c) == "Cc":
-            out.append(" ")
-        elif not (unicodedata.combining(c) or unicodedata.category(c) == "Cf"):
-            out.append("?")
-    return "".join(out)
+        text = str.__str__(value)
+    else:
+        out: list[str] = []
+        for c in unicodedata.normalize("NFKD", value):
+            if " " <= c <= "~":
+                out.append(c)
+            elif c.isspace() or unicodedata.category(c) == "Cc":
+                out.append(" ")
+            elif not (unicodedata.combining(c) or unicodedata.category(c) == "Cf"):
+                out.append("?")
+        text = "".join(out)
+    if len(text) > MAX_DESCRIPTION:
+        text = text[: MAX_DESCRIPTION - 3] + "..."
+    return text
 
 
 def _acr_values(value: Iterable[str]) -> tuple[str, ...]:
@@ -68,6 +86,12 @@ def _acr_values(value: Iterable[str]) -> tuple[str, ...]:
                 f"{v!r} cannot be sent as an acr value: use printable ASCII without "
                 "spaces, quotes or backslashes"
             )
+    size = sum(len(v) for v in values) + max(len(values) - 1, 0)
+    if size > MAX_ACR_VALUES:
+        raise InvalidInputError(
+            f"acr_values of {size} characters cannot be sent: at most "
+            f"{MAX_ACR_VALUES} are, joined by spaces"
+        )
     return tuple(str.__str__(v) for v in values)
 
 
@@ -192,14 +216,16 @@ class StepUpChallenge:
     Attributes:
         error: always ``"insufficient_user_authentication"``.
         description: for people; kept to printable ASCII so that any HTTP stack can
-            send it (other characters are replaced: see the docs).
-        acr_values: ``acr`` values any one of which would do, preferred first.
+            send it (other characters are replaced: see the docs), and cut to
+            1,024 characters.
+        acr_values: ``acr`` values any one of which would do, preferred first; at
+            most 4,096 characters together.
         max_age: the most seconds since the last authentication the request allows.
 
     Raises:
         InvalidInputError: an ``acr`` value with spaces, quotes, backslashes or
-            non-ASCII, or a ``max_age`` that is not an int from 0 to
-            ``MAX_TIMESTAMP``.
+            non-ASCII, ``acr_values`` longer than 4,096 characters, or a
+            ``max_age`` that is not an int from 0 to ``MAX_TIMESTAMP``.
     """
 
     error: ClassVar[str] = INSUFFICIENT_USER_AUTHENTICATION
@@ -304,15 +330,16 @@ class StepUpRequired(MfaAmrError, PermissionError):
     Attributes:
         error: always ``"insufficient_user_authentication"``.
         description: what was missing, for people (any text; the header carries an
-            ASCII rendering of it).
+            ASCII rendering of it, cut to 1,024 characters).
         acr_values: ``acr`` values any one of which would do, preferred first.
         max_age: the most seconds since the last authentication the request allows,
             or ``None``.
 
     Raises:
         InvalidInputError: an ``acr`` value that cannot be sent in the header (empty,
-            with spaces, quotes, backslashes or non-ASCII), or a ``max_age`` that is
-            not a non-negative int.
+            with spaces, quotes, backslashes or non-ASCII), ``acr_values`` longer
+            than 4,096 characters together, or a ``max_age`` that is not a
+            non-negative int.
     """
 
     error: Final = INSUFFICIENT_USER_AUTHENTICATION
