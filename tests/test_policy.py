@@ -1011,6 +1011,19 @@ class TestAcr:
         with pytest.raises(InvalidInputError):
             attrs.evolve(NIST, acr_values=values)
 
+    @pytest.mark.parametrize("eap", ["phr", "phrh"])
+    def test_the_eap_values_name_aal3_only(self, eap: str) -> None:
+        """phr and phrh may name aal3 (a hardware-bound key) but not aal1 or aal2,
+        whose tokens would meet the policy's own phishing_resistant=True with a
+        password."""
+        assert eap == attrs.evolve(
+            NIST, acr_values={"aal1": "a", "aal2": "b", "aal3": eap}
+        ).acr_for("aal3")
+        for level in ("aal1", "aal2"):
+            values = {"aal1": "a", "aal2": "b", "aal3": "c", level: eap}
+            with pytest.raises(InvalidInputError, match="may name aal3 only"):
+                attrs.evolve(NIST, acr_values=values)
+
 
 # -- properties ----------------------------------------------------------------------
 

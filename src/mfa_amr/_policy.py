@@ -40,7 +40,13 @@ from mfa_amr._issue import (
 )
 from mfa_amr._levels import AAL, LevelRule
 from mfa_amr._methods import DEFAULT_CATALOG, AuthenticationMethod, MethodSpec
-from mfa_amr._verify import Evaluation, Requirement, evaluate
+from mfa_amr._verify import (
+    PHISHING_RESISTANT,
+    PHISHING_RESISTANT_HARDWARE,
+    Evaluation,
+    Requirement,
+    evaluate,
+)
 
 __all__ = ["Policy"]
 
@@ -83,6 +89,9 @@ _DEFAULT_ACR: Final[Mapping[AAL, str]] = MappingProxyType(
 )
 
 
+_EAP_VALUES: Final = frozenset({PHISHING_RESISTANT, PHISHING_RESISTANT_HARDWARE})
+
+
 def _to_acr(value: Mapping[AAL | str, str]) -> Mapping[AAL, str]:
     acr: dict[AAL, str] = {}
     for level, name in value.items():
@@ -91,7 +100,16 @@ def _to_acr(value: Mapping[AAL | str, str]) -> Mapping[AAL, str]:
                 "an acr value must be a non-empty string of printable ASCII without "
                 f"spaces, quotes or backslashes (RFC 9470 acr_values), got {name!r}"
             )
-        acr[AAL.of(level)] = name
+        named = AAL.of(level)
+        if named is not AAL.AAL3 and name in _EAP_VALUES:
+            # Only aal3 proves a hardware-bound (so phishing-resistant) key: a lower
+            # level's tokens would claim phishing resistance for a password.
+            raise InvalidInputError(
+                f"{name!r}, the OpenID EAP value for phishing resistance, may name "
+                f"aal3 only (reached with a hardware-bound key), not {named}: a "
+                "token whose acr is it meets phishing_resistant=True"
+            )
+        acr[named] = name
     if set(acr) != set(AAL) or len(set(acr.values())) != len(acr):
         raise InvalidInputError(
             "acr_values must give each of aal1, aal2, aal3 a distinct value"
