@@ -24,7 +24,9 @@ from mfa_amr import (
     Policy,
     StepUpRequired,
     parse_amr,
+    rfc8176,
 )
+from mfa_amr._claims import claim_from_row
 from mfa_amr._grammar import is_valid_method, unix_seconds
 from mfa_amr.exceptions import AmrParseError, InvalidInputError
 from strategies import (
@@ -146,14 +148,25 @@ HARDWARE_KEY = MethodSpec(
 @st.composite
 def custom_policies(draw: st.DrawFn) -> Policy:
     """A policy of either rule over the default catalog, a hardware-bound key (so
-    that aal3 is reachable) and random specs, with random windows and skew."""
+    that aal3 is reachable) and random specs, with random windows and skew, strict
+    or not, naming its levels by default or by its own acr values (aal3 by an EAP
+    value, which it may be)."""
     specs = draw(st.lists(method_specs(name=unknown_methods), max_size=3))
     window = st.none() | st.integers(1, 2 * 86_400).map(lambda s: timedelta(seconds=s))
+    acr = st.sampled_from(
+        [
+            {"aal1": "aal1", "aal2": "aal2", "aal3": "aal3"},
+            {"aal1": "urn:l1", "aal2": "urn:l2", "aal3": "phrh"},
+            {"aal1": "urn:l1", "aal2": "urn:l2", "aal3": "phr"},
+        ]
+    )
     return Policy(
         draw(st.sampled_from(list(LevelRule))),
         [*DEFAULT_CATALOG, HARDWARE_KEY, *specs],
+        strict=draw(st.booleans()),
         aal2_max_age=draw(window),
         aal3_max_age=draw(window),
+        acr_values=draw(acr),
         skew=draw(st.integers(0, 600)),
     )
 
@@ -183,14 +196,20 @@ _names = st.one_of(
 @st.composite
 def _session(draw: st.DrawFn, policy: Policy) -> list[AMRClaim]:
     """The claims of one session, one per method as the table keeps them, some of
-    the policy's own custom methods among them."""
-    names = st.one_of(_names, st.sampled_from(sorted(policy.methods)))
+    the policy's own custom methods among them, and now and then a row another
+    writer stored under a name outside the syntax (read back unchecked)."""
+    names = st.one_of(
+        _names, st.sampled_from(sorted(policy.methods)), st.sampled_from(_FOREIGN)
+    )
     sid = uuid.UUID(int=1)
     out = []
     for name in draw(st.lists(names, unique=True, max_size=6)):
         a, b = draw(_instants), draw(_instants)
-        out.append(AMRClaim(uuid.uuid4(), sid, name, min(a, b), max(a, b)))
+        out.append(claim_from_row(uuid.uuid4(), sid, name, min(a, b), max(a, b)))
     return out
+
+
+_FOREIGN = ["TOTP", "sso:okta"]
 
 
 def _wanted_sets() -> st.SearchStrategy[frozenset[str]]:
@@ -225,8 +244,9 @@ def test_what_the_policy_issues_it_accepts(case: str, style: AmrStyle) -> None:
     """The token token_claims issues reads back at the level assess computed;
     require passes at that level and refuses above it; max_age passes exactly when
     the newest counted authentication is that recent (skew included); methods
-    passes exactly when a claim's method, or a value the catalog maps it to, is
-    wanted. In both shapes, for every policy, session and instant."""
+    passes exactly when a claim's method the token lists, or a value the catalog
+    maps it to, is wanted; phishing_resistant passes exactly when the token shows
+    it. In both shapes, for every policy (strict ones too), session and instant."""
 
     @settings(max_examples=500, deadline=None)
     @given(
@@ -260,10 +280,41 @@ def test_what_the_policy_issues_it_accepts(case: str, style: AmrStyle) -> None:
         fresh = newest is not None and unix_seconds(now) - newest <= max_age
         assert fresh == _passes(policy, token, now, max_age=max_age)
 
-        met = _methods_met(policy, claims, style, assessed.aal, wanted)
+        # a strict policy lists only the names it reads: registered values, its
+        # catalog's methods
+        listed = [
+            c
+            for c in claims
+            if not policy.strict
+            or rfc8176.is_registered(c.method)
+            or (is_valid_method(c.method) and c.method in policy.methods)
+        ]
+        met = _methods_met(policy, listed, style, assessed.aal, wanted)
         assert met == _passes(policy, token, now, methods=wanted)
 
+        for need in (True, "hardware"):
+            shows = _phishing_resistance_shown(policy, claims, token, need)
+            assert shows == _passes(policy, token, now, phishing_resistant=need)
+
     law()
+
+
+def _phishing_resistance_shown(
+    policy: Policy, claims: list[AMRClaim], token: dict[str, object], need: object
+) -> bool:
+    """The law's side of ``phishing_resistant``: the token's acr is an EAP value
+    (``phrh`` for hardware), or (Supabase shape) a claim's method is
+    phishing-resistant (hardware-bound) by the catalog; an RFC 8176 string says
+    neither."""
+    acr = token.get("acr")
+    if acr == "phrh" or (acr == "phr" and need is True):
+        return True
+    if not token.get("amr") or isinstance(token["amr"][0], str):  # type: ignore[index]
+        return False
+    specs = [s for c in claims if (s := policy.spec(c.method)) is not None]
+    if need == "hardware":
+        return any(s.hardware_bound for s in specs)
+    return any(s.phishing_resistant for s in specs)
 
 
 def _passes(

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from mfa_amr import (
     AAL,
     DEFAULT_CATALOG,
+    DEFAULT_MAX_ENTRIES,
     AMRClaim,
     AMREntry,
     AmrStyle,
@@ -864,6 +865,60 @@ class TestUnknownMethods:
             assert before.aal is after.aal
             assert before.amr_values == after.amr_values
             assert set(extra) <= {e.method for e in after.entries}
+
+
+class TestWhatNoReaderAccepts:
+    @pytest.mark.parametrize("name", ["mfa/totp", "sso:okta", "TOTP"])
+    def test_a_strict_policy_lists_only_what_it_reads(self, name: str) -> None:
+        """A strict policy leaves a name outside its catalog out of the tokens it
+        issues (in assess's entries too), so that it reads them back; the level is
+        the same."""
+        for preset in (Policy.supabase, Policy.nist):
+            policy = preset(strict=True)
+            session = [
+                claim("password"),
+                claim_from_row(uuid.uuid4(), SID, name, T0, T0),
+            ]
+            token = policy.token_claims(SID, session, now=NOW)
+            assert [{"method": "password", "timestamp": T0_UNIX}] == token["amr"]
+            assert token["amr"] == policy.render_amr(session, now=NOW)
+            assert ("password",) == tuple(
+                e.method for e in policy.assess(session, now=NOW).entries
+            )
+            assert policy.evaluate(token, now=NOW).aal is AAL.AAL1
+            lax = preset()
+            assert name in {e["method"] for e in lax.render_amr(session, now=NOW)}
+
+    def test_more_methods_than_a_token_is_read_with_are_refused(self) -> None:
+        """A session of more methods than parse_amr reads (64) cannot become a
+        Supabase-style amr; the RFC 8176 style lists values, and can."""
+        session = [claim(f"custom-{i:02d}", at(i)) for i in range(DEFAULT_MAX_ENTRIES)]
+        assert DEFAULT_MAX_ENTRIES == len(SUPABASE.render_amr(session))
+        session.append(claim("password"))
+        with pytest.raises(InvalidClaimError, match="65 methods, more than the 64"):
+            SUPABASE.token_claims(SID, session, now=NOW)
+        with pytest.raises(InvalidClaimError, match="65 methods"):
+            SUPABASE.render_amr(session)
+        assert ["pwd"] == SUPABASE.render_amr(session, style=AmrStyle.RFC8176)
+
+    def test_a_claim_dated_before_1970_is_refused(self) -> None:
+        """A row another writer dated before 1970 (read back unchecked) makes no
+        token: its timestamp would be negative, which no reader accepts."""
+        before = datetime(1969, 12, 31, 23, 59, 59, tzinfo=UTC)
+        session = [
+            claim("password"),
+            claim_from_row(uuid.uuid4(), SID, "totp", before, before),
+        ]
+        for call in (
+            lambda: SUPABASE.token_claims(SID, session, now=NOW),
+            lambda: SUPABASE.render_amr(session),
+            lambda: NIST.assess(session, now=NOW),
+        ):
+            with pytest.raises(InvalidClaimError, match="before 1970"):
+                call()
+        # a first use before 1970 and a last one after is a claim like any other
+        ok = claim_from_row(uuid.uuid4(), SID, "totp", before, T0)
+        assert "aal2" == SUPABASE.token_claims(SID, [ok], now=NOW)["aal"]
 
 
 class TestCustomMethods:

@@ -17,9 +17,9 @@ import attrs
 from mfa_amr import rfc8176
 from mfa_amr._claims import AMRClaim, AMREntry, entry_from_claim
 from mfa_amr._errors import InvalidClaimError
-from mfa_amr._grammar import EPOCH, provider_problem, unix_seconds
+from mfa_amr._grammar import DEFAULT_MAX_ENTRIES, EPOCH, provider_problem, unix_seconds
 from mfa_amr._levels import AAL, PolicyTerms, level_of, windows
-from mfa_amr._methods import MethodSpec, evidence
+from mfa_amr._methods import MethodSpec, evidence, is_known
 
 __all__ = [
     "Assessment",
@@ -31,6 +31,7 @@ __all__ = [
     "provider_of",
     "rfc_values",
     "session_level",
+    "shown",
     "supabase_entries",
 ]
 
@@ -51,7 +52,8 @@ class Assessment:
         aal: the level the session has now.
         next_aal: the level it can reach (aal2 when the user has a verified factor
             and the session is below it), as Supabase clients compute ``nextLevel``.
-        entries: one per method, most recent first, ties broken by method name.
+        entries: one per method, most recent first, ties broken by method name
+            (a strict policy's: only the methods it reads back).
         amr_values: RFC 8176 values: unique, most recent first, derived ``mfa`` last
             exactly when ``aal`` is aal2 or higher.
         auth_time: when the end-user last authenticated, as OpenID Connect means it:
@@ -104,9 +106,25 @@ def latest_per_method(
     keyed = []
     for name, c in by_method.items():
         delta = c.updated_at - EPOCH
+        if delta.days < 0:  # a row another writer dated before 1970
+            raise InvalidClaimError(
+                f"the {name!r} claim {c.id} was last used at "
+                f"{c.updated_at.isoformat()}, before 1970: a token's timestamps are "
+                "Unix seconds from 0, so no token can carry it"
+            )
         keyed.append((-delta.days * 86_400 - delta.seconds, name, c))
     keyed.sort()
     return [(-negated, c) for negated, _, c in keyed]
+
+
+def shown(terms: PolicyTerms, latest: Latest) -> Latest:
+    """The claims a token lists: all of them, but under a strict policy only those
+    it would read back (its catalog's methods and registered RFC 8176 values); the
+    others count toward nothing either way."""
+    if not terms.strict:
+        return latest
+    catalog = terms.methods
+    return [(ts, c) for ts, c in latest if is_known(c.authentication_method, catalog)]
 
 
 def provider_of(providers: Mapping[str, str], method: str) -> str | None:
@@ -179,7 +197,18 @@ def supabase_entries(
     latest: Latest, providers: Mapping[str, str]
 ) -> list[dict[str, str | int]]:
     """The Supabase-style ``amr``: an object per claim, most recent first (no level
-    needed)."""
+    needed).
+
+    Raises:
+        InvalidClaimError: more claims than a token's ``amr`` is read with
+            (:data:`~mfa_amr.DEFAULT_MAX_ENTRIES`): no reader would accept it.
+    """
+    if len(latest) > DEFAULT_MAX_ENTRIES:
+        raise InvalidClaimError(
+            f"the session holds {len(latest)} methods, more than the "
+            f"{DEFAULT_MAX_ENTRIES} entries a token's amr is read with: revoke those "
+            "it no longer uses"
+        )
     out: list[dict[str, str | int]] = []
     for ts, c in latest:
         entry: dict[str, str | int] = {
@@ -202,7 +231,7 @@ def assess(
 ) -> Assessment:
     """The :class:`Assessment` of one session's claims at ``now`` (whole Unix
     seconds)."""
-    latest = latest_per_method(claims, None)
+    latest = shown(terms, latest_per_method(claims, None))
     known = counted(terms, latest)
     aal = session_level(terms, known, now)
     next_aal = max(aal, AAL.AAL2) if has_factors else aal

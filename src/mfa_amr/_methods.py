@@ -5,7 +5,7 @@ kinds each registered RFC 8176 value proves."""
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from types import MappingProxyType
 from typing import Final, TypeAlias
 
@@ -13,7 +13,7 @@ import attrs
 
 from mfa_amr import rfc8176
 from mfa_amr._errors import InvalidMethodError
-from mfa_amr._grammar import validate_method
+from mfa_amr._grammar import is_valid_method, validate_method
 
 __all__ = [
     "COUNTED_FACTORS",
@@ -24,6 +24,7 @@ __all__ = [
     "Factor",
     "MethodSpec",
     "evidence",
+    "is_known",
 ]
 
 
@@ -340,3 +341,9 @@ REGISTRY_SPECS: Final[Mapping[str, MethodSpec]] = MappingProxyType(
 )
 """What each counted registered value is worth, as a spec the level rule reads when
 a token's ``amr`` is RFC 8176 strings."""
+
+
+def is_known(name: str, catalog: Collection[str]) -> bool:
+    """Whether a strict policy reads ``name`` in a token's ``amr``, and so writes it:
+    a registered RFC 8176 value, or a method of its catalog."""
+    return rfc8176.is_registered(name) or (is_valid_method(name) and name in catalog)

@@ -36,6 +36,7 @@ from mfa_amr._issue import (
     latest_per_method,
     rfc_values,
     session_level,
+    shown,
     supabase_entries,
 )
 from mfa_amr._levels import AAL, LevelRule
@@ -358,7 +359,8 @@ class Policy:
                 (e.g. ``{"sso/saml": "<sso provider id>"}``; ``""`` shows none).
 
         Raises:
-            InvalidClaimError: the claims belong to more than one session.
+            InvalidClaimError: the claims belong to more than one session, or a
+                claim was last used before 1970.
         """
         return assess(
             self,
@@ -409,17 +411,22 @@ class Policy:
         """The JSON-ready ``amr`` claim of one session's claims.
 
         ``AmrStyle.SUPABASE`` (or ``"supabase"``) gives Supabase's objects, most
-        recent first, ties by method name, unknown methods listed unchanged;
-        ``AmrStyle.RFC8176`` (or ``"rfc8176"``) gives registered strings only,
-        and ``mfa`` last exactly when the session's level is aal2 or higher. ``now``
-        matters only to a policy with freshness windows.
+        recent first, ties by method name, unknown methods listed unchanged (but
+        by a strict policy, which lists only what it reads back: its catalog's
+        methods and registered RFC 8176 values); ``AmrStyle.RFC8176`` (or
+        ``"rfc8176"``) gives registered strings only, and ``mfa`` last exactly when
+        the session's level is aal2 or higher. ``now`` matters only to a policy
+        with freshness windows.
 
         Raises:
-            InvalidClaimError: the claims belong to more than one session.
+            InvalidClaimError: the claims belong to more than one session, a claim
+                was last used before 1970, or (Supabase style) the session holds
+                more methods than a token's ``amr`` is read with (64): no reader
+                would accept such a token.
             InvalidInputError: ``style`` is neither an ``AmrStyle`` nor its string.
         """
         shape = to_style(style)
-        latest = latest_per_method(claims, None)
+        latest = shown(self, latest_per_method(claims, None))
         if shape is not AmrStyle.RFC8176:  # objects carry no level: no clock read
             if now is not None:
                 to_now(now)  # a bad now is refused, whether needed or not
@@ -448,14 +455,17 @@ class Policy:
         without a counted claim). ``oidc_claims=True`` adds those two in the
         Supabase style too.
 
+        The ``amr`` lists what :meth:`render_amr` does: the token reads back, by
+        this policy, at the level it claims.
+
         Raises:
-            InvalidClaimError: ``session_id`` is not a UUID, or a claim belongs to
-                another session.
+            InvalidClaimError: ``session_id`` is not a UUID, a claim belongs to
+                another session, or one :meth:`render_amr` refuses.
             InvalidInputError: ``style`` is neither an ``AmrStyle`` nor its string.
         """
         shape = to_style(style)
         sid = to_uuid(session_id, "session_id")
-        latest = latest_per_method(claims, sid)
+        latest = shown(self, latest_per_method(claims, sid))
         oidc = oidc_claims or shape is AmrStyle.RFC8176
         at = self._now_seconds(now, needed=oidc)
         known = counted(self, latest)

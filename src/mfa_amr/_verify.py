@@ -35,7 +35,6 @@ from mfa_amr._grammar import (
     MAX_TIMESTAMP,
     METHOD_MAX_LENGTH,
     check_max_age,
-    is_valid_method,
     json_kind,
     provider_problem,
     timestamp_problem,
@@ -45,7 +44,7 @@ from mfa_amr._grammar import (
     validate_method,
 )
 from mfa_amr._levels import AAL, PolicyTerms, level_of, windows
-from mfa_amr._methods import DEFAULT_CATALOG, REGISTRY_SPECS, evidence
+from mfa_amr._methods import DEFAULT_CATALOG, REGISTRY_SPECS, evidence, is_known
 
 __all__ = [
     "PHISHING_RESISTANT",
@@ -182,10 +181,6 @@ def _entry(item: Mapping[object, object], where: str, strict: bool) -> ParsedMet
     return _parsed(name, seconds, str.__str__(provider) if provider else None)
 
 
-def _known(value: str, known: Collection[str]) -> bool:
-    return rfc8176.is_registered(value) or (is_valid_method(value) and value in known)
-
-
 def _careful(
     value: object, *, strict: bool, max_entries: int, known: Collection[str]
 ) -> tuple[tuple[ParsedMethod, ...], AmrStyle | None]:
@@ -233,7 +228,7 @@ def _careful(
                 f"{where}: {found}; an amr is all objects (Supabase) or all strings "
                 "(RFC 8176)"
             )
-        if strict and not _known(parsed.method, known):
+        if strict and not is_known(parsed.method, known):
             raise AmrParseError(
                 f"{where}: {parsed.method!r} is neither a registered RFC 8176 value "
                 "nor a method of the catalog (strict)"
@@ -255,7 +250,7 @@ def _fast(
     if type(value[0]) is str:
         registered = _REGISTERED_ENTRIES
         for item in value:
-            if type(item) is not str or (strict and not _known(item, known)):
+            if type(item) is not str or (strict and not is_known(item, known)):
                 return None
             entry = registered.get(item)
             out.append(_parsed(item, None, None) if entry is None else entry)
@@ -271,7 +266,7 @@ def _fast(
             or type(timestamp) is not int
             or not 0 <= timestamp <= MAX_TIMESTAMP
             or (provider is not None and type(provider) is not str)
-            or (strict and not _known(method, known))
+            or (strict and not is_known(method, known))
         ):
             return None
         out.append(_parsed(method, timestamp, provider or None))
