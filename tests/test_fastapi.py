@@ -34,6 +34,8 @@ from mfa_amr import (
     LevelRule,
     MethodSpec,
     Policy,
+    Requirement,
+    StepUpChallenge,
 )
 from mfa_amr.exceptions import InvalidInputError
 from mfa_amr.fastapi import (
@@ -329,6 +331,10 @@ class TestRequires:
                 "payload must be a callable (a dependency), got dict",
             ),
             (
+                lambda: requires(AAL2, payload=None),  # type: ignore[arg-type]
+                "payload must be a callable (a dependency), got NoneType",
+            ),
+            (
                 lambda: requires(AAL2, payload=Tokens().verified, store=object()),  # type: ignore[arg-type]
                 "store must be a callable (a dependency), got object",
             ),
@@ -515,6 +521,79 @@ class TestOnlineCheck:
         response = client.get("/guarded", headers=header)
         assert 401 == response.status_code
         assert response.headers["WWW-Authenticate"].endswith(", max_age=300")
+
+
+# Requirements a password sign-in of an hour ago falls short of, each its own way.
+CHALLENGED = {
+    "aal2": AAL2,
+    "max_age": POLICY.requirement(max_age=300),
+    "aal2 and max_age": POLICY.requirement(aal="aal2", max_age=300),
+    "phishing resistant": POLICY.requirement(phishing_resistant=True),
+}
+
+
+def parsed_challenge(response: Any) -> StepUpChallenge:
+    """The step-up challenge of a 401, read back from its WWW-Authenticate."""
+    assert 401 == response.status_code
+    return StepUpChallenge.parse(response.headers["WWW-Authenticate"])
+
+
+def assert_asks_for(requirement: Requirement, response: Any) -> None:
+    """The 401 asks for what the requirement's challenge asks, with the body's
+    error and description."""
+    challenge = parsed_challenge(response)
+    expected = requirement.challenge
+    assert (expected.acr_values, expected.max_age) == (
+        challenge.acr_values,
+        challenge.max_age,
+    )
+    assert {
+        "error": challenge.error,
+        "error_description": challenge.description,
+    } == response.json()
+
+
+class TestChallengeRoundTrip:
+    @pytest.mark.parametrize("name", list(CHALLENGED))
+    def test_the_token_s_challenge_parses_back_to_the_requirement_s(
+        self, name: str, tokens: Tokens, store: CountingStore
+    ) -> None:
+        """A token that falls short gets a WWW-Authenticate that StepUpChallenge.parse
+        reads back to the requirement's acr_values and max_age, and to the body's
+        error and description."""
+        requirement = CHALLENGED[name]
+        session = signed_in(
+            store, "password", at=datetime.now(UTC) - timedelta(hours=1)
+        )
+        response = guarded(tokens, requirement).get(
+            "/guarded", headers=tokens.bearer(token_for(store, session))
+        )
+        assert_asks_for(requirement, response)
+
+    @pytest.mark.parametrize("name", list(CHALLENGED))
+    def test_the_online_check_s_challenge_parses_back_to_the_requirement_s(
+        self, name: str, tokens: Tokens, store: CountingStore
+    ) -> None:
+        """A token that passes but whose session has since fallen short gets the
+        re-raised challenge, which parses back to the requirement's acr_values and
+        max_age, its description saying the session changed."""
+        requirement = CHALLENGED[name]
+        session = signed_in(store, "passkey", "totp")
+        header = tokens.bearer(token_for(store, session))
+        assert (
+            200
+            == guarded(tokens, requirement).get("/guarded", headers=header).status_code
+        )
+        asyncio.run(store.inner.delete_sessions([session]))
+        an_hour_ago = datetime.now(UTC) - timedelta(hours=1)
+        asyncio.run(store.inner.record(session, "password", at=an_hour_ago))
+        response = guarded(tokens, requirement, store=store).get(
+            "/guarded", headers=header
+        )
+        assert_asks_for(requirement, response)
+        assert parsed_challenge(response).description.endswith(
+            "(for a token issued now: the session changed after this token was issued)"
+        )
 
 
 class TestHandlers:

@@ -11,9 +11,9 @@ import subprocess
 import sys
 import time
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -39,6 +39,7 @@ from mfa_amr.supabase import (
     customize_access_token,
     hook_error,
 )
+from strategies import known_methods
 
 NOW = 1_800_000_000
 USER = "8a6e0804-2bd0-4672-b79d-d97027f9071a"
@@ -260,6 +261,31 @@ class TestTheHookAsAFunction:
             out["amr"],  # type: ignore[index]
         )
 
+    def test_the_store_path_keeps_the_inputs_providers(self) -> None:
+        """With claims from a store, the amr written again gives each method the
+        provider of the input's entry of that method: the sso/saml entry keeps its
+        SSO provider, a method the input lacks gets none; served with store= the
+        same."""
+        signed_in = datetime.fromtimestamp(NOW, UTC)
+        stored = [
+            AMRClaim(uuid.uuid4(), SESSION, "sso/saml", signed_in, signed_in),
+            AMRClaim(uuid.uuid4(), SESSION, "totp", signed_in, signed_in),
+        ]
+        expected = [
+            {"method": "sso/saml", "timestamp": NOW, "provider": SSO_PROVIDER},
+            {"method": "totp", "timestamp": NOW},
+        ]
+        out = customize_access_token(
+            INPUTS["sso with provider"], claims=stored, now=NOW
+        )["claims"]
+        assert ("aal2", expected) == (out["aal"], out["amr"])  # type: ignore[index]
+        store = AsyncInMemoryClaimStore(clock=lambda: signed_in)
+        for claim in stored:
+            asyncio.run(store.record(SESSION, claim.authentication_method))
+        body = json.dumps(INPUTS["sso with provider"]).encode()
+        served_out = post(served(store=store), body, signed(body, SECRET)).json()
+        assert out == served_out["claims"]
+
     @pytest.mark.parametrize(
         ("hook_request", "error"),
         [
@@ -311,6 +337,37 @@ _amr = st.lists(
 )
 
 
+OUTSIDE_THE_SYNTAX = ("TOTP", "sso:okta")
+"""Names another writer put in Supabase's table that mfa-amr's syntax refuses."""
+
+
+@st.composite
+def _genuine_amr(draw: st.DrawFn) -> list[dict[str, Any]]:
+    """A Supabase-shape amr as Supabase writes it: one entry per method, most
+    recent first, none in the future, the sso/saml entry with its provider; mostly
+    catalog methods, some foreign names (outside the syntax, or in it and unknown)."""
+    names = draw(
+        st.lists(
+            known_methods | st.sampled_from([*OUTSIDE_THE_SYNTAX, "custom/factor"]),
+            min_size=1,
+            max_size=5,
+            unique=True,
+        )
+    )
+    ages = draw(st.lists(st.integers(0, 30 * 3600), min_size=len(names), max_size=5))
+    entries = [
+        entry(name, ago, SSO_PROVIDER if name == "sso/saml" else None)
+        for name, ago in zip(names, ages, strict=False)
+    ]
+    return sorted(entries, key=lambda e: -e["timestamp"])
+
+
+def as_stored(amr_entry: dict[str, Any]) -> AMRClaim:
+    """An amr entry of SESSION as a store holds it."""
+    at = datetime.fromtimestamp(amr_entry["timestamp"], UTC)
+    return AMRClaim(uuid.uuid4(), SESSION, amr_entry["method"], at, at)
+
+
 class TestTheHookProperty:
     @given(
         amr=st.none() | _amr,
@@ -346,6 +403,50 @@ class TestTheHookProperty:
         assert claims["aal"] <= proven
         assert given == request["claims"], "the input was changed"
 
+    @given(
+        amr=st.none() | _genuine_amr(),
+        policy=st.sampled_from(
+            [
+                Policy.supabase(),
+                Policy.nist(),
+                Policy.supabase(strict=True),
+                Policy.nist(strict=True),
+            ]
+        ),
+        style=st.sampled_from(["supabase", "rfc8176"]),
+        oidc_claims=st.booleans(),
+        from_store=st.booleans(),
+    )
+    def test_the_policy_reads_back_the_level_it_wrote(
+        self,
+        amr: list[dict[str, Any]] | None,
+        policy: Policy,
+        style: str,
+        oidc_claims: bool,
+        from_store: bool,
+    ) -> None:
+        """For a genuine input, from its amr or from a store's claims, the answer's
+        claims read back by the same policy (strict ones too) at the same instant
+        prove the aal they carry: evaluate reads that aal, its amr proves at least
+        as much, and require(aal=...) passes."""
+        stored = None
+        if from_store:
+            stored = [
+                as_stored(e) for e in amr or [] if e["method"] not in OUTSIDE_THE_SYNTAX
+            ]
+        out = customize_access_token(
+            hook_input(amr),
+            policy=policy,
+            style=style,
+            oidc_claims=oidc_claims,
+            claims=stored,
+            now=NOW,
+        )["claims"]
+        assert isinstance(out, dict)
+        read = policy.evaluate(out, now=NOW)
+        assert (out["aal"], out["aal"]) == (read.aal, read.effective_aal)
+        policy.require(out, aal=out["aal"], now=NOW)
+
 
 # -- the signature ----------------------------------------------------------------------
 
@@ -372,6 +473,22 @@ def signed(
 
 
 BODY = json.dumps(INPUTS["refresh"]).encode()
+WEBHOOK_HEADERS = ("webhook-id", "webhook-timestamp", "webhook-signature")
+BOGUS_SIGNATURE = "v1," + base64.b64encode(b"not the signature, 32 bytes long").decode()
+BOGUS = {
+    "webhook-id": "msg_0000",
+    "webhook-timestamp": str(NOW - 1),
+    "webhook-signature": BOGUS_SIGNATURE,
+}
+
+
+def repeated(name: str, *, genuine_first: bool) -> list[tuple[str, str]]:
+    """BODY's signed headers with ``name`` sent twice: the genuine value and a
+    bogus one, in the order asked."""
+    genuine = signed(BODY, SECRET)
+    copies = [(name, genuine[name]), (name, BOGUS[name])]
+    rest = [(k, v) for k, v in genuine.items() if k != name]
+    return rest + (copies if genuine_first else copies[::-1])
 
 
 class TestTheSignature:
@@ -426,6 +543,30 @@ class TestTheSignature:
         with pytest.raises(WebhookSignatureError):
             self.verifier.verify(headers, body)
 
+    @pytest.mark.parametrize("name", WEBHOOK_HEADERS)
+    @pytest.mark.parametrize("genuine_first", [True, False])
+    def test_a_repeated_webhook_header_is_refused(
+        self, name: str, genuine_first: bool
+    ) -> None:
+        """A request that repeats webhook-id, webhook-timestamp or
+        webhook-signature is refused, whichever copy is the genuine one: which were
+        signed together is ambiguous."""
+        with pytest.raises(WebhookSignatureError, match=f"repeats the {name} header"):
+            self.verifier.verify(repeated(name, genuine_first=genuine_first), BODY)
+
+    def test_a_name_repeated_in_another_case_is_refused(self) -> None:
+        """A mapping holding Webhook-Signature and webhook-signature repeats the
+        header too, and is refused."""
+        headers = {**signed(BODY, SECRET), "Webhook-Signature": BOGUS_SIGNATURE}
+        with pytest.raises(WebhookSignatureError, match="repeats"):
+            self.verifier.verify(headers, BODY)
+
+    def test_headers_as_pairs_pass(self) -> None:
+        """The headers may be given as (name, value) pairs, as received, in any
+        case."""
+        pairs = [(k.title(), v) for k, v in signed(BODY, SECRET).items()]
+        self.verifier.verify([("accept", "*/*"), *pairs, ("accept", "*/*")], BODY)
+
     @pytest.mark.parametrize("secret", ["", "whsec_", "v1,whsec_not base64!", "abc"])
     def test_a_bad_secret_fails_at_startup(self, secret: str) -> None:
         """A secret that is not base64 is refused when the verifier is built."""
@@ -438,15 +579,19 @@ class TestTheSignature:
 # -- served -----------------------------------------------------------------------------
 
 
+Headers = Mapping[str, str] | Sequence[tuple[str, str]]
+"""A request's headers: a mapping, or pairs, which may repeat a name."""
+
+
 def post(
-    app: AccessTokenHook, body: bytes, headers: Mapping[str, str], method: str = "POST"
+    app: AccessTokenHook, body: bytes, headers: Headers, method: str = "POST"
 ) -> httpx.Response:
     """One request to the ASGI application, through httpx's ASGI transport."""
 
     async def run() -> httpx.Response:
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://hook") as c:
-            return await c.request(method, "/", content=body, headers=dict(headers))
+            return await c.request(method, "/", content=body, headers=headers)
 
     return asyncio.run(run())
 
@@ -480,6 +625,21 @@ class TestServed:
         response = post(app, BODY, signed(BODY, ROTATED))
         assert 401 == response.status_code
         assert {"error": "invalid webhook signature"} == response.json()
+
+    @pytest.mark.parametrize("name", WEBHOOK_HEADERS)
+    @pytest.mark.parametrize("genuine_first", [True, False])
+    def test_a_repeated_webhook_header_gets_401(
+        self, name: str, genuine_first: bool
+    ) -> None:
+        """A request repeating a webhook header, the genuine copy first or last,
+        gets 401 before the policy; sent once, the genuine headers pass."""
+        headers = repeated(name, genuine_first=genuine_first)
+        response = post(served(), BODY, headers)
+        assert (401, {"error": "invalid webhook signature"}) == (
+            response.status_code,
+            response.json(),
+        )
+        assert 200 == post(served(), BODY, signed(BODY, SECRET)).status_code
 
     def test_too_large_and_malformed_bodies_in_the_hook_error_shape(self) -> None:
         """A body over the bound and malformed JSON are answered with status 200
@@ -538,11 +698,72 @@ class TestImport:
         assert "pip install 'mfa-amr[supabase]'" in out.stdout
 
 
+class Answer(Protocol):
+    """A response of httpx's, or of the httpx2 that Starlette's TestClient may use."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
+    @property
+    def content(self) -> bytes: ...
+
+
 class TestServedByFastAPI:
-    def client(self, **options: Any) -> TestClient:
+    def client(self, prefix: str = "", **options: Any) -> TestClient:
         app = FastAPI()
-        app.include_router(access_token_hook_router(served(**options), path="/hook"))
+        router = access_token_hook_router(served(**options), path="/hook")
+        app.include_router(router, prefix=prefix)
         return TestClient(app)
+
+    @staticmethod
+    def seen(response: Answer) -> tuple[int, str | None, bytes]:
+        """What a client sees of an answer: status, content type and body."""
+        return (
+            response.status_code,
+            response.headers.get("content-type"),
+            response.content,
+        )
+
+    @pytest.mark.parametrize("name", WEBHOOK_HEADERS)
+    @pytest.mark.parametrize("genuine_first", [True, False])
+    def test_the_router_and_the_app_agree_on_repeated_headers(
+        self, name: str, genuine_first: bool
+    ) -> None:
+        """A request repeating a webhook header, the genuine copy first or last,
+        gets the same 401 from the router as from the ASGI application."""
+        headers = repeated(name, genuine_first=genuine_first)
+        from_router = self.client().post("/hook", content=BODY, headers=headers)
+        from_app = post(served(), BODY, headers)
+        assert self.seen(from_app) == self.seen(from_router)
+        assert 401 == from_router.status_code
+
+    @pytest.mark.parametrize("method", ["GET", "PUT", "DELETE"])
+    def test_other_methods_get_the_apps_405_under_a_prefix_too(
+        self, method: str
+    ) -> None:
+        """Anything but POST gets the ASGI application's own 405, and a router
+        included with a prefix serves the hook at prefix + path."""
+        client = self.client(prefix="/auth")
+        from_router = client.request(method, "/auth/hook")
+        assert self.seen(post(served(), b"", {}, method=method)) == self.seen(
+            from_router
+        )
+        assert 405 == from_router.status_code
+        signed_ok = client.post(
+            "/auth/hook", content=BODY, headers=signed(BODY, SECRET)
+        )
+        assert self.seen(post(served(), BODY, signed(BODY, SECRET))) == self.seen(
+            signed_ok
+        )
+
+    def test_the_hook_is_not_in_the_openapi_schema(self) -> None:
+        """The hook's route is left out of the application's OpenAPI schema."""
+        app = FastAPI()
+        app.include_router(access_token_hook_router(served(), path="/hook"))
+        assert "/hook" not in app.openapi().get("paths", {})
 
     def test_the_router_answers_as_the_asgi_app(self) -> None:
         """The FastAPI router gives the ASGI application's answers: claims for a

@@ -16,7 +16,7 @@ step-up challenge, and open the claims store in the application's lifespan.
   application starts and closes it when it stops; :func:`claim_store` is the
   dependency that hands it to a route.
 - :func:`access_token_hook_router` serves Supabase's Custom Access Token hook
-  (:class:`~mfa_amr.supabase.AccessTokenHook`) as a router.
+  (:class:`~mfa_amr.supabase.AccessTokenHook`) from a router.
 
 Needs the ``fastapi`` extra: ``pip install 'mfa-amr[fastapi]'``;
 :func:`postgres_lifespan` also needs the ``postgres`` extra.
@@ -35,7 +35,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Final, TypeAlias, cast
 # Without the fastapi extra, say how to install it; any other import error (a broken
 # installation) is left as it was raised.
 try:
-    from fastapi import APIRouter, Depends, HTTPException, Request, Response
+    from fastapi import APIRouter, Depends, HTTPException, Request
     from fastapi.responses import JSONResponse
     from starlette.applications import Starlette
 except ImportError as exc:
@@ -186,17 +186,22 @@ def requires(
             "requires() takes a Requirement, such as "
             f"policy.requirement(aal='aal2'); got {type(requirement).__name__}"
         )
-    for name, value in (("payload", payload), ("store", store)):
-        if value is not None and not callable(value):
-            raise InvalidInputError(
-                f"{name} must be a callable (a dependency), got {type(value).__name__}"
-            )
+    if not callable(payload):
+        raise _not_a_dependency("payload", payload)
+    if store is not None and not callable(store):
+        raise _not_a_dependency("store", store)
     if store is not None and not isinstance(requirement.policy, Policy):
         raise InvalidInputError(
             "the online check renders the session's claims with the requirement's "
             "policy, which must be a Policy"
         )
     return _Guard(requirement, payload, store)
+
+
+def _not_a_dependency(name: str, value: object) -> InvalidInputError:
+    return InvalidInputError(
+        f"{name} must be a callable (a dependency), got {type(value).__name__}"
+    )
 
 
 class _Guard:
@@ -403,30 +408,23 @@ async def claim_store(request: Request) -> AsyncClaimStore:
 def access_token_hook_router(
     hook: AccessTokenHook, /, *, path: str = "/supabase/access-token"
 ) -> APIRouter:
-    """A router serving Supabase's Custom Access Token hook at ``path``, answering
-    exactly as the ASGI application :class:`~mfa_amr.supabase.AccessTokenHook`
-    does (``app.mount(path, hook)`` is the other way): 401 for a request whose
-    signature does not pass, Supabase's hook error shape for one it cannot serve,
-    ``{"claims": ...}`` otherwise. The body is read up to the hook's
-    ``body_limit``, never further. Needs the ``supabase`` extra for the hook.
+    """A router serving Supabase's Custom Access Token hook at ``path``: the route's
+    application is the ASGI application :class:`~mfa_amr.supabase.AccessTokenHook`
+    itself, so it answers exactly as ``app.mount(path, hook)`` does (401 for a
+    request whose signature does not pass, a repeated ``webhook-*`` header
+    included; Supabase's hook error shape for one it cannot serve; ``{"claims":
+    ...}`` otherwise; 405 for anything but ``POST``), under
+    ``include_router(..., prefix=...)`` too. It is left out of the OpenAPI schema.
+    Needs the ``supabase`` extra for the hook.
 
     Example::
 
         hook = AccessTokenHook(WebhookVerifier(os.environ["HOOK_SECRET"]))
         app.include_router(access_token_hook_router(hook))
     """
-
-    async def access_token_hook(request: Request) -> Response:
-        body = bytearray()
-        async for chunk in request.stream():
-            body += chunk
-            if len(body) > hook.body_limit:
-                break  # too long: the hook refuses it, whatever follows
-        status, answer = await hook.answer(dict(request.headers), bytes(body))
-        return Response(answer, status_code=status, media_type="application/json")
-
     router = APIRouter()
-    router.add_api_route(
-        path, access_token_hook, methods=["POST"], include_in_schema=False
-    )
+    # Starlette serves an endpoint that is not a function as an ASGI application,
+    # as it is; FastAPI's annotation only names request functions. No methods: the
+    # hook answers every one, 405 included, as it does when mounted.
+    router.add_route(path, hook, include_in_schema=False)  # type: ignore[arg-type]
     return router

@@ -8,7 +8,7 @@ style asked, without writing a row into Supabase's tables.
   request with, every malformed header refused the same clean way.
 - :class:`AccessTokenHook`: both, served as an ASGI application (mount it in
   FastAPI, Starlette or any ASGI server); ``mfa_amr.fastapi.access_token_hook_router``
-  is the same as a FastAPI router.
+  serves the same application from a FastAPI router.
 
 Needs the ``supabase`` extra: ``pip install 'mfa-amr[supabase]'``.
 """
@@ -28,7 +28,7 @@ from typing import Any, Final
 
 import attrs
 
-from mfa_amr._claims import AMRClaim, AmrStyle, to_style
+from mfa_amr._claims import AMRClaim, AmrStyle, claim_from_row, to_style
 from mfa_amr._errors import (
     AmrParseError,
     HookRequestError,
@@ -36,6 +36,7 @@ from mfa_amr._errors import (
     WebhookSignatureError,
 )
 from mfa_amr._grammar import is_valid_method, to_now, unix_seconds
+from mfa_amr._methods import is_known
 from mfa_amr._policy import Policy
 from mfa_amr._verify import ParsedMethod, parse_amr
 from mfa_amr.stores import AsyncClaimStore
@@ -73,6 +74,9 @@ REQUIRED_CLAIMS: Final = (
 """The claims Supabase requires in the hook's output: the hook keeps each as the
 input gave it (but ``aal``, which the policy decides)."""
 
+_RESERVED_CLAIMS: Final = (*REQUIRED_CLAIMS, "amr", "acr", "auth_time")
+"""The claims the hook keeps or writes itself: ``supabase_amr_claim`` may name none."""
+
 DEFAULT_TOLERANCE: Final = 300
 """Seconds a request's ``webhook-timestamp`` may lie from the server's clock, either
 way, as the Standard Webhooks libraries allow."""
@@ -109,10 +113,28 @@ def _claims_of(entries: Iterable[ParsedMethod]) -> list[AMRClaim]:
     kept in a Supabase-style ``amr``, which passes through."""
     out = []
     for entry in entries:
-        if is_valid_method(entry.method) and entry.timestamp is not None:
+        # parse_amr checked each time (whole seconds from 0 to MAX_TIMESTAMP) and
+        # is_valid_method checks the name: nothing is left for AMRClaim to check.
+        if entry.timestamp is not None and is_valid_method(entry.method):
             at = datetime.fromtimestamp(entry.timestamp, UTC)
-            out.append(AMRClaim(uuid.uuid4(), _UNOWNED_SESSION, entry.method, at, at))
+            out.append(
+                claim_from_row(uuid.uuid4(), _UNOWNED_SESSION, entry.method, at, at)
+            )
     return out
+
+
+def _providers_of(entries: Iterable[ParsedMethod]) -> dict[str, str]:
+    """The provider of each method's newest entry in the input (``""`` for none),
+    for an ``amr`` written again from a store's claims: the provider of an
+    ``sso/saml`` entry is Supabase's, and a claim does not hold it."""
+    newest: dict[str, tuple[int, str]] = {}
+    for entry in entries:
+        if entry.timestamp is None:
+            continue
+        held = newest.get(entry.method)
+        if held is None or entry.timestamp > held[0]:
+            newest[entry.method] = (entry.timestamp, entry.provider or "")
+    return {method: provider for method, (_, provider) in newest.items()}
 
 
 def customize_access_token(
@@ -133,6 +155,11 @@ def customize_access_token(
     ``amr`` in the RFC 8176 style, and ``acr`` and ``auth_time`` when written)
     replaced. Every other claim passes through unchanged, Supabase's required ones
     included, and ``aal`` is never above what the claims prove under the policy.
+    With ``claims`` in the Supabase style, ``amr`` is written from them, each
+    method's entry with the ``provider`` the input's entry of that method has.
+
+    A strict policy leaves out of the ``amr`` the entries it would refuse on
+    reading (names outside its catalog), as it does in the tokens it issues.
 
     With ``Policy.supabase()`` and the Supabase style the hook changes nothing for a
     genuine input: the same level, the same ``amr`` entries in the same order
@@ -149,7 +176,7 @@ def customize_access_token(
         supabase_amr_claim: in the RFC 8176 style, also keep Supabase's objects
             under this claim (for code of yours that needs their timestamps).
         claims: the session's claims as a store holds them, instead of the input's
-            ``amr``.
+            ``amr`` (whose providers are kept).
         now: the instant of the judgement; the clock when left out.
 
     Raises:
@@ -163,20 +190,18 @@ def customize_access_token(
     shape = to_style(style)
     if supabase_amr_claim is not None and (
         not isinstance(supabase_amr_claim, str)
-        or supabase_amr_claim in REQUIRED_CLAIMS
-        or supabase_amr_claim in ("amr", "acr", "auth_time")
+        or supabase_amr_claim in _RESERVED_CLAIMS
     ):
         raise InvalidInputError(
             "supabase_amr_claim must name a claim of its own, not one of "
-            f"{', '.join((*REQUIRED_CLAIMS, 'amr', 'acr', 'auth_time'))}; got "
-            f"{supabase_amr_claim!r}"
+            f"{', '.join(_RESERVED_CLAIMS)}; got {supabase_amr_claim!r}"
         )
     given = _input_claims(hook_input)
     raw_amr = given.get("amr")
     entries = _entries(raw_amr)
     session = list(claims) if claims is not None else _claims_of(entries)
     at = unix_seconds(to_now(now))
-    assessed = policy.assess(session, now=at)
+    assessed = policy.assess(session, now=at, providers=_providers_of(entries))
 
     out = dict(given)
     out["aal"] = assessed.aal.value
@@ -186,11 +211,19 @@ def customize_access_token(
         if supabase_amr_claim is not None and raw_amr is not None:
             out[supabase_amr_claim] = raw_amr
     elif claims is not None:
-        rendered = policy.render_amr(session, now=at)
-        if rendered:
-            out["amr"] = rendered
+        if assessed.entries:
+            out["amr"] = [entry.to_dict() for entry in assessed.entries]
         else:
             out.pop("amr", None)
+    elif policy.strict and isinstance(raw_amr, list):
+        # Supabase's objects as they came, but for those a strict policy would
+        # refuse on reading: it leaves names outside its catalog out of its tokens.
+        known = policy.methods
+        out["amr"] = [
+            item
+            for item, entry in zip(raw_amr, entries, strict=True)
+            if is_known(entry.method, known)
+        ]
     if shape is AmrStyle.RFC8176 or oidc_claims:
         out["acr"] = policy.acr_values[assessed.aal]
         if assessed.auth_time is None:
@@ -232,6 +265,34 @@ _SIGNATURE: Final = re.compile(r"(v[0-9]+),([A-Za-z0-9+/]+={0,2})")
 _MESSAGE_ID: Final = re.compile(r"[\x21-\x7e]{1,256}")
 _TIMESTAMP: Final = re.compile(r"[0-9]{1,12}")
 _MAX_SIGNATURE_HEADER: Final = 4096
+_WEBHOOK_HEADERS: Final = frozenset(
+    {"webhook-id", "webhook-timestamp", "webhook-signature"}
+)
+
+
+def _webhook_headers(
+    headers: Mapping[str, str] | Iterable[tuple[str, str]],
+) -> dict[str, str]:
+    """The Standard Webhooks headers of a request, by lowercase name.
+
+    Raises:
+        WebhookSignatureError: one of them is repeated (two ``webhook-signature``
+            headers, or ``Webhook-Id`` and ``webhook-id``): which values were signed
+            together is ambiguous, so the request is refused rather than one copy
+            picked.
+    """
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    named: dict[str, str] = {}
+    for name, value in pairs:
+        key = name.lower()
+        if key in _WEBHOOK_HEADERS:
+            if key in named:
+                raise WebhookSignatureError(
+                    f"the request repeats the {key} header, which is taken once "
+                    "(several signatures share one webhook-signature header)"
+                )
+            named[key] = value
+    return named
 
 
 def _base64(text: str) -> bytes | None:
@@ -279,7 +340,8 @@ class WebhookVerifier:
     configured secret, joined with ``", "``) is the HMAC-SHA256 of
     ``<id>.<timestamp>.<body>`` under one of the secrets. Several secrets may be
     given during a rotation. The header is read here, not by the library, so that
-    every malformed request is refused the same way.
+    every malformed request is refused the same way. A request that repeats one of
+    these three headers is refused: which copies were signed together is ambiguous.
 
     Attributes:
         secrets: the hook's secret, ``v1,whsec_<base64>`` as Supabase's dashboard
@@ -306,19 +368,23 @@ class WebhookVerifier:
         signers = tuple(Webhook(_secret_key(s)) for s in self.secrets)
         object.__setattr__(self, "_signers", signers)
 
-    def verify(self, headers: Mapping[str, str], body: bytes) -> None:
+    def verify(
+        self, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes
+    ) -> None:
         """Return if the request is signed by one of the secrets.
 
         Args:
-            headers: the request's headers, names in any case.
+            headers: the request's headers, names in any case: a mapping, or
+                ``(name, value)`` pairs as received, so that a repeated header is
+                seen (a Starlette ``Headers`` is a mapping that keeps them).
             body: the request's body, exactly as received.
 
         Raises:
-            WebhookSignatureError: a header is missing or malformed, the timestamp
-                is out of tolerance, or no signature matches; the message says
-                which, for the logs.
+            WebhookSignatureError: a header is missing, repeated or malformed, the
+                timestamp is out of tolerance, or no signature matches; the message
+                says which, for the logs.
         """
-        named = {k.lower(): v for k, v in headers.items()}
+        named = _webhook_headers(headers)
         message_id = named.get("webhook-id", "")
         stamp = named.get("webhook-timestamp", "")
         signatures = named.get("webhook-signature", "")
@@ -371,12 +437,14 @@ class AccessTokenHook:
     """The Custom Access Token hook as an ASGI application: a signed ``POST`` of the
     hook's JSON in, ``{"claims": ...}`` out with ``Content-Type: application/json``.
 
-    A request whose signature does not pass is answered ``401`` and never reaches
-    the policy. A request that passes but cannot be served (malformed JSON, a body
-    over ``body_limit``, a malformed ``amr``) is answered in Supabase's hook error
-    shape with status 200, which Supabase reads (any 4xx would reach the user as a
-    500). With ``store``, the session's claims are read from it (one round trip),
-    for a hook that must see claims written since the token was asked for.
+    A request whose signature does not pass (a repeated ``webhook-id``,
+    ``webhook-timestamp`` or ``webhook-signature`` header included) is answered
+    ``401`` and never reaches the policy. A request that passes but cannot be
+    served (malformed JSON, a body over ``body_limit``, a malformed ``amr``) is
+    answered in Supabase's hook error shape with status 200, which Supabase reads
+    (any 4xx would reach the user as a 500). With ``store``, the session's claims
+    are read from it (one round trip), for a hook that must see claims written
+    since the token was asked for.
 
     Attributes:
         verifier: the signature check.
@@ -400,10 +468,12 @@ class AccessTokenHook:
     clock: Callable[[], float] = attrs.field(default=time.time, repr=False)
 
     async def answer(
-        self, headers: Mapping[str, str], body: bytes
+        self, headers: Mapping[str, str] | Iterable[tuple[str, str]], body: bytes
     ) -> tuple[int, bytes]:
-        """The status and JSON body answering one request; the ASGI application and
-        the FastAPI router both serve through it."""
+        """The status and JSON body answering one ``POST``, the ASGI application's
+        answer. ``headers`` are as :meth:`WebhookVerifier.verify` takes them: give
+        the ``(name, value)`` pairs as received, so that a repeated header is
+        refused."""
         if len(body) > self.body_limit:
             return 200, _json(hook_error("the hook request is too large", 413))
         try:
@@ -439,10 +509,10 @@ class AccessTokenHook:
             await _respond(send, 405, _json({"error": "POST the hook request"}))
             return
         body = await _body(receive, self.body_limit)
-        headers = {
-            name.decode("latin-1"): value.decode("latin-1")
+        headers = [
+            (name.decode("latin-1"), value.decode("latin-1"))
             for name, value in scope.get("headers", [])
-        }
+        ]
         status, payload = await self.answer(headers, body)
         await _respond(send, status, payload)
 
