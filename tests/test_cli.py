@@ -65,6 +65,37 @@ class TestDemoText:
         first = run(capsys, "demo")
         assert first == run(capsys, "demo")
 
+    def test_the_second_step_as_printed(
+        self, capsys: pytest.CaptureFixture[str]
+    ) -> None:
+        """A step prints its instant and title, the call, the claims as an aligned
+        table and the token claims of each preset and style, byte for byte."""
+        _, out, _ = run(capsys, "demo")
+        sid = DEMO_SESSION
+        second = out.split("\n\n[2] ")[1].split("\n\n[3] ")[0]
+        assert (
+            "2026-01-15T09:00:40Z  TOTP step-up\n"
+            "    store.record(session_id, 'totp')\n"
+            "\n"
+            "    method    created_at            updated_at\n"
+            "    --------  --------------------  --------------------\n"
+            "    totp      2026-01-15T09:00:40Z  2026-01-15T09:00:40Z\n"
+            "    password  2026-01-15T09:00:00Z  2026-01-15T09:00:00Z\n"
+            "\n"
+            '    supabase preset, supabase amr:   {"aal": "aal2", "amr": [{"method": '
+            '"totp", "timestamp": 1768467640}, {"method": "password", "timestamp": '
+            f'1768467600}}], "session_id": "{sid}"}}\n'
+            '    supabase preset, rfc8176 amr:    {"aal": "aal2", "amr": ["otp", '
+            f'"pwd", "mfa"], "session_id": "{sid}", "acr": "aal2", "auth_time": '
+            "1768467640}\n"
+            '    nist preset, supabase amr:       {"aal": "aal2", "amr": [{"method": '
+            '"totp", "timestamp": 1768467640}, {"method": "password", "timestamp": '
+            f'1768467600}}], "session_id": "{sid}"}}\n'
+            '    nist preset, rfc8176 amr:        {"aal": "aal2", "amr": ["otp", '
+            f'"pwd", "mfa"], "session_id": "{sid}", "acr": "aal2", "auth_time": '
+            "1768467640}"
+        ) == second
+
     def test_the_last_step_has_no_totp_row(
         self, capsys: pytest.CaptureFixture[str]
     ) -> None:

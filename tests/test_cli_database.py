@@ -22,13 +22,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict, make_conninfo
 
 from mfa_amr import AmrStyle, Policy
+from mfa_amr._grammar import is_valid_method
 from mfa_amr.cli import main
+from mfa_amr.cli._doctor import SYNTAX
+from mfa_amr.stores._sql import constraint_names
 from mfa_amr.stores.postgres import PostgresClaimStore, schema_sql
 from mfa_amr.testing import FakeClock
+from strategies import METHOD_ALPHABET, noncanonical_spellings, valid_method_names
 
 if TYPE_CHECKING:
     import psycopg
@@ -704,7 +710,7 @@ BROKEN_TABLES = {
                 "error",
                 "no unique constraint on (session_id, authentication_method): every "
                 "record fails (its ON CONFLICT needs one); ALTER TABLE {table} ADD "
-                "CONSTRAINT mfa_amr_claims_session_id_authentication_method_pkey "
+                'CONSTRAINT "mfa_amr_claims_session_id_authentication_method_pkey" '
                 "UNIQUE (session_id, authentication_method)",
             )
         ],
@@ -731,8 +737,8 @@ BROKEN_TABLES = {
                 "primary key",
                 "warning",
                 "the primary key is on (session_id, authentication_method), not "
-                "(id): get() looks claims up by id; the seed's key is amr_id_pk "
-                "PRIMARY KEY (id)",
+                "(id): get() looks claims up by id; the seed's key is "
+                '"amr_id_pk" PRIMARY KEY (id)',
             )
         ],
     ),
@@ -744,7 +750,7 @@ BROKEN_TABLES = {
                 "primary key",
                 "error",
                 "no primary key: get() looks claims up by id; ALTER TABLE {table} "
-                "ADD CONSTRAINT amr_id_pk PRIMARY KEY (id)",
+                'ADD CONSTRAINT "amr_id_pk" PRIMARY KEY (id)',
             )
         ],
     ),
@@ -1047,6 +1053,94 @@ class TestDoctorPooler:
         ] == not_ok(findings)
 
 
+# Names that psycopg, SQL or a careless quoting would misread: a '%' (a placeholder to
+# psycopg), a double quote, spaces and capitals.
+ODD_TABLES = ["Odd Name", 'a "50%" table', "%s %(before)s %%"]
+
+
+class TestDoctorAdvice:
+    @pytest.mark.parametrize("table", ODD_TABLES)
+    def test_what_doctor_advises_doctor_accepts(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        pg_admin: psycopg.Connection[Any],
+        pg_dsn: str,
+        pg_schema: str,
+        table: str,
+    ) -> None:
+        """The SQL doctor suggests for a missing primary key and unique constraint
+        runs as printed, on a table of any name, and doctor then finds both ok,
+        named as the stores name them; the store's upsert works."""
+        keyless = _without(
+            _without(SEED_DDL, "    CONSTRAINT amr_id_pk PRIMARY KEY (id),\n"),
+            ",\n    CONSTRAINT pair UNIQUE (session_id, authentication_method)",
+        )
+        pg_admin.execute(
+            sql.SQL(keyless).format(table=sql.Identifier(pg_schema, table))
+        )
+        status, findings = diagnose(capsys, pg_dsn, pg_schema, "--table", table)
+        advised = {
+            check: message[message.index("ALTER TABLE ") :]
+            for check, _, message in not_ok(findings)
+        }
+        assert (2, ["primary key", "unique"]) == (status, sorted(advised))
+        for statement in advised.values():
+            pg_admin.execute(statement.encode())  # as psql runs it: no parameters
+        status, findings = diagnose(capsys, pg_dsn, pg_schema, "--table", table)
+        assert (0, HEALTHY) == (status, verdicts(findings))
+        messages = {check: message for check, _, message in findings}
+        primary_key, unique = constraint_names(table)
+        assert f"{primary_key} on (id)" == messages["primary key"]
+        assert messages["unique"].startswith(f"{unique} on (session_id, ")
+        made = PostgresClaimStore(pg_admin, schema=pg_schema, table=table)
+        made.record(SESSION, "password")
+        assert ["password"] == [
+            c.method for c in made.record_many([(SESSION, "password")])
+        ]
+
+
+def _sendable(text: str) -> bool:
+    """Whether PostgreSQL's text can hold ``text``: UTF-8, no NUL."""
+    return "\x00" not in text and text.encode(errors="replace") == text.encode(
+        errors="surrogatepass"
+    )
+
+
+_ASCII = st.characters(max_codepoint=0x7F)
+_ANY = st.characters(codec="utf-8")
+# Mostly ASCII, near the syntax and its length bound; some Unicode.
+method_like = st.one_of(
+    valid_method_names,
+    st.text(METHOD_ALPHABET, min_size=60, max_size=70),
+    st.text(st.sampled_from(METHOD_ALPHABET + "AZ \t\n:@%$^\\"), max_size=70),
+    st.text(_ASCII, max_size=70),
+    noncanonical_spellings(),
+    st.text(_ANY, max_size=8),
+).filter(_sendable)
+
+
+class TestDoctorSyntax:
+    @settings(max_examples=300, deadline=None)
+    @given(method_like)
+    @example("")
+    @example("totp\n")
+    @example("\ntotp")
+    @example("a" * 64)
+    @example("a" * 65)
+    @example("mfa/webauthn")
+    @example("x-y_z.1")
+    @example("TOTP")
+    @example("[a]")
+    def test_the_sql_regex_is_the_method_syntax(
+        self, pg_admin: psycopg.Connection[Any], name: str
+    ) -> None:
+        """PostgreSQL's ~ with the doctor's regex accepts exactly the names
+        is_valid_method accepts."""
+        row = pg_admin.execute("SELECT %s ~ %s", (name, SYNTAX)).fetchone()
+        assert row is not None
+        assert is_valid_method(name) == row[0]
+
+
 # -- claims ---------------------------------------------------------------------------
 
 
@@ -1165,6 +1259,38 @@ class TestClaims:
         status, out, err = run(capsys, "claims", *target, *argv)
         assert (2, "") == (status, out)
         assert one_error_line(err).startswith(message)
+
+    @pytest.mark.parametrize(
+        ("policy", "after", "aal"),
+        [
+            ("supabase", timedelta(minutes=1), "aal2"),
+            ("nist", timedelta(minutes=1), "aal2"),
+            ("supabase", timedelta(hours=13), "aal2"),
+            ("nist", timedelta(hours=13), "aal1"),
+        ],
+    )
+    def test_explain_reads_back_the_level(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        stepped_up: PostgresClaimStore,
+        target: list[str],
+        policy: str,
+        after: timedelta,
+        aal: str,
+    ) -> None:
+        """The token claims claims --json gives, in either style, read by explain
+        under the same policy at the same instant, claim and prove its level."""
+        judged = ["--policy", policy, "--now", (T0 + after).isoformat()]
+        _, document = run_json(capsys, "claims", str(SESSION), *target, *judged)
+        assert aal == document["aal"]
+        for style, claims in document["token_claims"].items():
+            status, read = run_json(capsys, "explain", json.dumps(claims), *judged)
+            assert (0, style) == (status, read["amr"]["style"])
+            assert (aal, aal, aal) == (
+                read["claimed"],
+                read["computed"],
+                read["effective"],
+            )
 
 
 # -- purge ----------------------------------------------------------------------------
@@ -1691,6 +1817,121 @@ class TestEveryCommand:
         status, out, err = run(capsys, "doctor", "--dsn", dsn)
         assert (2, "") == (status, out)
         assert "does not exist" in one_error_line(err)
+
+
+class TestOddNames:
+    """A schema and a table named with '%', quotes and spaces, which psycopg must
+    not read as placeholders."""
+
+    @pytest.fixture
+    def odd(
+        self, pg_admin: psycopg.Connection[Any], pg_dsn: str
+    ) -> Iterator[list[str]]:
+        """--dsn, --schema and --table of a schema and table of odd names (neither
+        created); the schema is dropped after the test."""
+        schema = f'mfa_amr_test_{uuid.uuid4().hex[:12]} 100% "odd"'
+        try:
+            yield ["--dsn", pg_dsn, "--schema", schema, "--table", 'a "50%" table']
+        finally:
+            pg_admin.execute(
+                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    sql.Identifier(schema)
+                )
+            )
+
+    @pytest.fixture
+    def odd_store(
+        self, capsys: pytest.CaptureFixture[str], odd: list[str], clock: FakeClock
+    ) -> Iterator[PostgresClaimStore]:
+        """A store on the odd table, made by migrate, on a fake clock."""
+        status, _ = run_json(capsys, "migrate", *odd)
+        assert 0 == status
+        with PostgresClaimStore.connect(
+            odd[1], schema=odd[3], table=odd[5], clock=clock
+        ) as made:
+            yield made
+
+    def test_migrate_and_doctor(
+        self, capsys: pytest.CaptureFixture[str], odd: list[str]
+    ) -> None:
+        """migrate creates the odd table and finds it healthy, as doctor does."""
+        status, out, err = run(capsys, "migrate", *odd)
+        assert (0, "") == (status, err)
+        assert out.startswith(f"{odd[3]}.{odd[5]} is in place\n")
+        status, document = run_json(capsys, "doctor", *odd)
+        assert 0 == status
+        assert HEALTHY == [(f["check"], f["verdict"]) for f in document["findings"]]
+        assert f"{odd[3]}.{odd[5]}" == document["table"]
+
+    def test_doctor_reads_the_rows(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        pg_admin: psycopg.Connection[Any],
+        odd: list[str],
+        odd_store: PostgresClaimStore,
+    ) -> None:
+        """doctor counts the odd table's rows and names its bad ones."""
+        odd_store.record(SESSION, "password")
+        pg_admin.execute(  # no parameters: the '%' of the names stays as it is
+            sql.SQL(
+                "INSERT INTO {} VALUES (gen_random_uuid(), now(), now(), {}, "
+                "gen_random_uuid())"
+            ).format(sql.Identifier(odd[3], odd[5]), sql.Literal("TOTP"))
+        )
+        status, document = run_json(capsys, "doctor", *odd)
+        findings = [
+            (f["check"], f["verdict"], f["message"]) for f in document["findings"]
+        ]
+        assert 1 == status
+        assert ("rows", "ok", "2 claims (as this role sees them)") in findings
+        assert [
+            (
+                "method names",
+                "warning",
+                "1 row with a name outside the method syntax (such as 'TOTP'): "
+                "another writer's; read back as it is, counted for nothing",
+            )
+        ] == not_ok(findings)
+
+    def test_a_dry_run_agrees_with_the_purge(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        odd: list[str],
+        odd_store: PostgresClaimStore,
+        clock: FakeClock,
+    ) -> None:
+        """On the odd table, --dry-run counts what purge then removes."""
+        odd_store.record_many([(SESSION, "password"), (SESSION, "totp")])
+        clock.advance(timedelta(days=30))
+        odd_store.record(OTHER, "password")
+        before = ["--before", (T0 + timedelta(days=1)).isoformat()]
+        status, dry = run_json(capsys, "purge", *odd, *before, "--dry-run")
+        assert (0, 2) == (status, dry["claims"])
+        assert 2 == len(odd_store.claims(SESSION))
+        status, done = run_json(capsys, "purge", *odd, *before)
+        assert (0, 2) == (status, done["claims"])
+        assert ([], 1) == (odd_store.claims(SESSION), len(odd_store.claims(OTHER)))
+
+    def test_a_dry_run_of_a_missing_table_fails_as_the_purge_does(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        pg_admin: psycopg.Connection[Any],
+        odd: list[str],
+    ) -> None:
+        """Without the table, --dry-run and purge fail with the store's one line,
+        naming the table; only what each was doing differs."""
+        _, out, dry = run(capsys, "purge", *odd, "--before", "1d", "--dry-run")
+        assert "" == out
+        _, out, real = run(capsys, "purge", *odd, "--before", "1d")
+        assert "" == out
+        shown = sql.Identifier(odd[3], odd[5]).as_string(pg_admin)
+        assert one_error_line(dry).startswith(
+            f"the claims table {shown} does not exist"
+        )
+        assert one_error_line(real) == one_error_line(dry).replace(
+            "while counting the claims a purge would remove",
+            "while purging old claims",
+        )
 
 
 class TestWhereTheDsnComesFrom:

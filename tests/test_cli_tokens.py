@@ -14,8 +14,10 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import HealthCheck, example, given, settings
+from hypothesis import strategies as st
 
-from mfa_amr import Policy, StepUpChallenge
+from mfa_amr import AAL, Policy
 from mfa_amr.cli import main
 from mfa_amr.exceptions import StepUpRequired
 
@@ -260,6 +262,16 @@ class TestExplainReads:
         assert 0 == status
         assert before <= now <= after
         assert 0 == now.microsecond
+
+    @pytest.mark.parametrize(
+        "now", ["2026-01-01T00:00:00.75Z", "2026-01-01T01:00:00.999999+01:00"]
+    )
+    def test_now_is_floored_to_whole_seconds(
+        self, capsys: pytest.CaptureFixture[str], now: str
+    ) -> None:
+        """A --now with a fraction of a second is shown floored, as it is judged."""
+        _, document = explain_json(capsys, {}, "--now", now)
+        assert "2026-01-01T00:00:00Z" == document["now"]
 
 
 class TestExplainRequirements:
@@ -567,21 +579,62 @@ class TestChallenge:
             "add to the next authorization request: (nothing)\n"
         )
 
+    @settings(suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        aal=st.sampled_from([None, *AAL]),
+        max_age=st.none() | st.integers(0, 200) | st.integers(0, 10**9),
+        phishing_resistant=st.sampled_from([None, "yes", "hardware"]),
+    )
+    @example(aal=AAL.AAL3, max_age=30, phishing_resistant=None)
     def test_reads_what_explain_answers(
-        self, capsys: pytest.CaptureFixture[str]
+        self,
+        capsys: pytest.CaptureFixture[str],
+        aal: AAL | None,
+        max_age: int | None,
+        phishing_resistant: str | None,
     ) -> None:
-        """The header explain prints reads back as the challenge it carries."""
-        _, document = explain_json(capsys, SUPABASE, "--aal", "aal3", "--max-age", "30")
-        status, out, _ = run(
-            capsys, "challenge", document["www_authenticate"], "--json"
-        )
+        """Whatever the requirement, the header explain prints for a step-up reads
+        back, through challenge, as the description explain printed and the
+        acr_values and max_age the requirement asks for."""
+        argv = [
+            *(["--aal", aal.value] if aal is not None else []),
+            *(["--max-age", str(max_age)] if max_age is not None else []),
+            *(
+                ["--phishing-resistant", phishing_resistant]
+                if phishing_resistant
+                else []
+            ),
+        ]
+        status, out, _ = run(capsys, "explain", json.dumps(SUPABASE), *AT, *argv)
+        lines = out.splitlines()
+        if status == 0:
+            assert not any(line.startswith("WWW-Authenticate:") for line in lines)
+            return
+        verdict, said = lines[-2:]
+        assert 1 == status
+        assert verdict.startswith("verdict: step-up needed: ")
+        assert said.startswith("WWW-Authenticate: ")
+        header = said.removeprefix("WWW-Authenticate: ")
+        status, out, _ = run(capsys, "challenge", header, "--json")
+        if phishing_resistant == "hardware":
+            acr_values = ["phrh"]
+        elif phishing_resistant:
+            acr_values = ["phr", "phrh"]
+        else:
+            acr_values = [a.value for a in AAL if aal is not None and a >= aal]
+        params: dict[str, str] = {}
+        if acr_values:
+            params["acr_values"] = " ".join(acr_values)
+        if max_age is not None:
+            params["max_age"] = str(max_age)
         assert 0 == status
-        read = json.loads(out)
-        assert (["aal3"], 30) == (read["acr_values"], read["max_age"])
-        assert (
-            StepUpChallenge.parse(document["www_authenticate"]).description
-            == (read["error_description"])
-        )
+        assert {
+            "error": "insufficient_user_authentication",
+            "error_description": verdict.removeprefix("verdict: step-up needed: "),
+            "acr_values": acr_values,
+            "max_age": max_age,
+            "authorization_params": params,
+        } == json.loads(out)
 
     @pytest.mark.parametrize(
         ("header", "message"),

@@ -28,6 +28,7 @@ __all__ = [
     "DEFAULT_SKEW",
     "EPOCH",
     "MAX_TIMESTAMP",
+    "METHOD_CHARACTER",
     "METHOD_MAX_LENGTH",
     "TOKEN",
     "TOKEN68",
@@ -57,9 +58,13 @@ ACCEPTED_FORM: Final = (
     f"1 to {METHOD_MAX_LENGTH} characters of lowercase ASCII letters, digits, "
     "'/', '_', '-' or '.'"
 )
+METHOD_CHARACTER: Final = r"[a-z0-9/_.\-]"
+"""One character of a method name, as a bracket expression that Python's ``re`` and
+PostgreSQL's regular expressions read alike (``mfa-amr doctor`` checks stored names
+with it)."""
 # fullmatch, and an explicit class of ASCII code points: no case folding, no Unicode
 # look-alikes, no trailing newline slipping past a `$`.
-_METHOD: Final = re.compile(rf"[a-z0-9/_.\-]{{1,{METHOD_MAX_LENGTH}}}")
+_METHOD: Final = re.compile(rf"{METHOD_CHARACTER}{{1,{METHOD_MAX_LENGTH}}}")
 
 
 def is_valid_method(value: object) -> bool:

@@ -15,10 +15,10 @@ import sys
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
 from typing import Any, Final
 
 import psycopg
-from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 
 from mfa_amr._claims import AmrStyle
@@ -35,19 +35,15 @@ from mfa_amr.cli._output import (
     table,
 )
 from mfa_amr.cli._tokens import PRESETS
-from mfa_amr.stores._sql import check_identifier
+from mfa_amr.stores._sql import Statements, check_identifier, store_error
 from mfa_amr.stores.postgres import PostgresClaimStore, schema_sql
 
 __all__ = ["HANDLERS"]
 
 DSN_VARIABLE: Final = "MFA_AMR_DSN"
 
-_PURGEABLE: Final = sql.SQL(
-    """\
-SELECT count(*) FROM {table}
-WHERE session_id IN (
-    SELECT session_id FROM {table} GROUP BY session_id HAVING max(updated_at) < %s)"""
-)
+COUNTING: Final = "counting the claims a purge would remove"
+"""What ``purge --dry-run`` does, for its error messages."""
 
 
 def _dsn(args: argparse.Namespace) -> str:
@@ -152,12 +148,13 @@ def claims(args: argparse.Namespace, out: Output) -> int:
     policy = PRESETS[args.policy]()
     with _store(args) as store:
         held = store.claims(session_id)
+    # A verified factor changes only next_aal: one assessment gives both levels.
     assessed = policy.assess(held, now=now, verified_factors=("a verified factor",))
     tokens = {
         style.value: policy.token_claims(session_id, held, style=style, now=now)
         for style in AmrStyle
     }
-    level = policy.assess(held, now=now).aal
+    level = assessed.aal
     if out.json:
         out.document(
             {
@@ -182,7 +179,7 @@ def claims(args: argparse.Namespace, out: Output) -> int:
     out.line(f"session {session_id}, {args.policy} policy, at {iso(now)}")
     for line in table(
         ("method", "created_at", "updated_at"),
-        [(c.method, iso(c.created_at) or "", iso(c.updated_at) or "") for c in held],
+        [(c.method, iso(c.created_at), iso(c.updated_at)) for c in held],
     ):
         out.line(f"  {line}")
     out.line(f"level: {level}")
@@ -192,6 +189,20 @@ def claims(args: argparse.Namespace, out: Output) -> int:
     for style, claims_ in tokens.items():
         out.line(f"token claims, {style} style: {json.dumps(claims_)}")
     return 0
+
+
+def _purgeable(
+    conn: psycopg.Connection[Any], args: argparse.Namespace, before: datetime
+) -> int:
+    """The claims ``purge`` would remove at ``before``, counted by the store's own
+    statement, and its failures told as the store tells the purge's."""
+    statements = Statements.for_table(args.schema, args.table)
+    try:
+        row = conn.execute(statements.purgeable, {"before": before}).fetchone()
+    except psycopg.Error as exc:
+        raise store_error(exc, COUNTING, table=statements.shown) from exc
+    count: int = row[0] if row else 0
+    return count
 
 
 def purge(args: argparse.Namespace, out: Output) -> int:
@@ -209,8 +220,7 @@ def purge(args: argparse.Namespace, out: Output) -> int:
     with _connection(args) as conn:
         store = PostgresClaimStore(conn, schema=args.schema, table=args.table)
         if args.dry_run:
-            query = _PURGEABLE.format(table=sql.Identifier(args.schema, args.table))
-            (count,) = conn.execute(query, (cutoff,)).fetchone() or (0,)
+            count = _purgeable(conn, args, cutoff)
         else:
             count = store.purge(
                 before=cutoff,

@@ -15,8 +15,8 @@ from typing import Final
 import attrs
 
 from mfa_amr._claims import AMRClaim, AmrStyle
-from mfa_amr._policy import Policy
-from mfa_amr.cli._output import Output
+from mfa_amr.cli._output import Output, iso, table
+from mfa_amr.cli._tokens import PRESETS
 from mfa_amr.stores.memory import InMemoryClaimStore
 from mfa_amr.testing import START, FakeClock
 
@@ -25,10 +25,6 @@ __all__ = ["DEMO_SESSION", "demo", "demo_document", "render_text", "run_demo"]
 DEMO_SESSION: Final = uuid.UUID("5b0f6c1e-8a5d-4f3e-9c2a-3d1e7b9a4c60")
 """The demo's session id, fixed so that its output is stable."""
 
-PRESETS: Final[dict[str, Callable[[], Policy]]] = {
-    "supabase": Policy.supabase,
-    "nist": Policy.nist,
-}
 STYLES: Final = (AmrStyle.SUPABASE, AmrStyle.RFC8176)
 
 
@@ -72,15 +68,11 @@ DEMO_STEPS: Final = (
 )
 
 
-def _iso(value: datetime) -> str:
-    return value.isoformat().replace("+00:00", "Z")
-
-
 def _claim_dict(claim: AMRClaim) -> dict[str, str]:
     return {
         "method": claim.authentication_method,
-        "created_at": _iso(claim.created_at),
-        "updated_at": _iso(claim.updated_at),
+        "created_at": iso(claim.created_at),
+        "updated_at": iso(claim.updated_at),
     }
 
 
@@ -98,7 +90,7 @@ class StepResult:
     def to_dict(self) -> dict[str, object]:
         return {
             "step": self.number,
-            "at": _iso(self.at),
+            "at": iso(self.at),
             "title": self.step.title,
             "call": self.step.call,
             "claims": [_claim_dict(c) for c in self.claims],
@@ -142,23 +134,6 @@ def demo_document(results: Sequence[StepResult]) -> dict[str, object]:
     }
 
 
-def _table(claims: Sequence[AMRClaim]) -> list[str]:
-    if not claims:
-        return ["(no claims)"]
-    header = ("method", "created_at", "updated_at")
-    rows = [header] + [
-        (c.authentication_method, _iso(c.created_at), _iso(c.updated_at))
-        for c in claims
-    ]
-    widths = [max(len(row[k]) for row in rows) for k in range(len(header))]
-    lines = [
-        "  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True))
-        for row in rows
-    ]
-    lines.insert(1, "  ".join("-" * w for w in widths))
-    return [line.rstrip() for line in lines]
-
-
 def render_text(results: Sequence[StepResult]) -> str:
     """The demo as the text ``mfa-amr demo`` prints."""
     out = [
@@ -169,11 +144,18 @@ def render_text(results: Sequence[StepResult]) -> str:
     for result in results:
         out += [
             "",
-            f"[{result.number}] {_iso(result.at)}  {result.step.title}",
+            f"[{result.number}] {iso(result.at)}  {result.step.title}",
             f"    {result.step.call}",
             "",
         ]
-        out += ["    " + line for line in _table(result.claims)]
+        rows = [
+            (c.authentication_method, iso(c.created_at), iso(c.updated_at))
+            for c in result.claims
+        ]
+        out += [
+            "    " + line
+            for line in table(("method", "created_at", "updated_at"), rows)
+        ]
         out.append("")
         for preset, by_style in result.token_claims.items():
             for style, claims in by_style.items():

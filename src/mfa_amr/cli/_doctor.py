@@ -16,10 +16,10 @@ import attrs
 import psycopg
 from psycopg import sql
 
-from mfa_amr._grammar import DEFAULT_SKEW, METHOD_MAX_LENGTH
+from mfa_amr._grammar import DEFAULT_SKEW, METHOD_CHARACTER, METHOD_MAX_LENGTH
 from mfa_amr._methods import DEFAULT_CATALOG
 from mfa_amr.cli._output import plural
-from mfa_amr.stores._sql import constraint_names
+from mfa_amr.stores._sql import constraint_names, escaped_table
 
 __all__ = ["Finding", "Verdict", "diagnose", "worst"]
 
@@ -140,8 +140,9 @@ WHERE authentication_method {test} %(syntax)s {known}
 ORDER BY 1 LIMIT 5"""
 )
 
-SYNTAX: Final = f"^[a-z0-9/_.-]{{1,{METHOD_MAX_LENGTH}}}$"
-"""The method syntax as a PostgreSQL regular expression (``~`` matches)."""
+SYNTAX: Final = f"^{METHOD_CHARACTER}{{1,{METHOD_MAX_LENGTH}}}$"
+"""The method syntax as a PostgreSQL regular expression (``~`` matches): anchored,
+as ``$`` in PostgreSQL matches only at the end of the text."""
 _KNOWN: Final = sorted(spec.name for spec in DEFAULT_CATALOG)
 _POOLER_PORTS: Final = frozenset({6432, 6543})  # PgBouncer's and Supavisor's defaults
 
@@ -223,7 +224,11 @@ def _columns(
 
 def _keys(cur: psycopg.Cursor[Any], oid: int, table: str, shown: str) -> list[Finding]:
     rows = cur.execute(_KEYS, (oid, oid)).fetchall()
-    primary_name, unique_name = constraint_names(table)
+    # Quoted, as the table's name is: the SQL suggested must run as printed, for a
+    # table named with spaces or capitals too.
+    primary_name, unique_name = (
+        sql.Identifier(name).as_string(cur) for name in constraint_names(table)
+    )
     out = []
     primary = [r for r in rows if r[1] == "p"]
     if not primary:
@@ -395,6 +400,8 @@ def _access(cur: psycopg.Cursor[Any], t: _Table) -> tuple[list[Finding], bool]:
 
 
 def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
+    """The row findings; ``ident`` is the table's :func:`escaped_table`, as these
+    queries go with parameters."""
     params = {"syntax": SYNTAX, "known": _KNOWN, "skew": DEFAULT_SKEW}
     total, outside, unknown, future, ancient, inverted = cur.execute(
         _ROWS.format(table=ident), params
@@ -471,7 +478,6 @@ def _rows(cur: psycopg.Cursor[Any], ident: sql.Composable) -> list[Finding]:
 def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Finding]:
     """Every finding on ``schema.table``, read through ``conn``."""
     port = conn.info.port
-    ident = sql.Identifier(schema, table)
     with conn.cursor() as cur:
         found = cur.execute(_TABLE, (schema, table)).fetchone()
         if found is None:
@@ -483,7 +489,7 @@ def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Fin
                 )
             ]
         oid, rls, forced, owned, usage = found
-        shown = ident.as_string(cur)
+        shown = sql.Identifier(schema, table).as_string(cur)
         out = [Finding("table", _OK, f"{schema}.{table} exists")]
         columns, broken = _columns(cur, oid, shown)
         out += columns
@@ -518,7 +524,7 @@ def diagnose(conn: psycopg.Connection[Any], schema: str, table: str) -> list[Fin
                 )
             )
         else:
-            out += _rows(cur, ident)
+            out += _rows(cur, escaped_table(schema, table))
     if port in _POOLER_PORTS:
         out.append(
             Finding(

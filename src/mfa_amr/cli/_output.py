@@ -9,7 +9,7 @@ import re
 import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Final, TextIO
+from typing import Final, TextIO, overload
 
 import attrs
 
@@ -64,6 +64,18 @@ def current_instant() -> datetime:
     """Now, in whole seconds: the precision at which tokens carry times and at which
     every command judges and shows them."""
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@overload
+def iso(value: datetime | int) -> str: ...
+
+
+@overload
+def iso(value: None) -> None: ...
+
+
+@overload
+def iso(value: datetime | int | None) -> str | None: ...
 
 
 def iso(value: datetime | int | None) -> str | None:
@@ -142,4 +154,8 @@ def judged_at(args: argparse.Namespace) -> datetime:
         InvalidInputError: ``--now`` names no usable instant.
     """
     now = current_instant()
-    return now if args.now is None else parse_instant(args.now, now=now, what="--now")
+    if args.now is None:
+        return now
+    # Floored, as a judgement counts whole Unix seconds: the instant shown is the
+    # one judged.
+    return parse_instant(args.now, now=now, what="--now").replace(microsecond=0)

@@ -221,6 +221,16 @@ _REVOKE_EVERYWHERE_WHERE: Final = sql.SQL(
 )
 _DELETE_SESSIONS_WHERE: Final = sql.SQL("session_id = ANY(%(sessions)b::uuid[])")
 
+# A session is idle since `before` when no claim of it was updated at or after then:
+# the one definition of what a purge removes (every claim of such a session) and
+# of what `mfa-amr purge --dry-run` counts. The claim the outer query looks at is `p`.
+_IDLE: Final = sql.SQL(
+    """\
+NOT EXISTS (
+            SELECT FROM {table} AS n
+            WHERE n.session_id = p.session_id AND n.updated_at >= %(before)s)"""
+)
+
 # Purge, one batch: a page of up to %(rows)s claims in session order (the unique
 # index on (session_id, authentication_method) gives that order), from after the
 # last session of the page before; the page's sessions whose newest claim is older
@@ -244,9 +254,7 @@ WITH page AS (
     SELECT array_agg(idle.session_id) AS sessions FROM (
         SELECT p.session_id FROM page AS p
         GROUP BY p.session_id
-        HAVING max(p.updated_at) < %(before)s AND NOT EXISTS (
-            SELECT FROM {table} AS n
-            WHERE n.session_id = p.session_id AND n.updated_at >= %(before)s)
+        HAVING max(p.updated_at) < %(before)s AND {idle}
     ) AS idle
 ), gone AS (
     DELETE FROM {table}
@@ -262,6 +270,15 @@ WHERE session_id = ANY((SELECT sessions FROM doomed)::uuid[]) AND updated_at < %
     AND id NOT IN (SELECT id FROM gone)"""
 )
 _PURGE_AFTER: Final = sql.SQL("WHERE session_id > %(after)s")
+
+# What a purge at `before` would remove, counted and left in place (a dry run): the
+# claims older than `before` of the sessions idle since then, as the purge's
+# deletion picks them.
+_PURGEABLE: Final = sql.SQL(
+    """\
+SELECT count(*) FROM {table} AS p
+WHERE p.updated_at < %(before)s AND {idle}"""
+)
 
 # The rows a deletion left, read again in a statement of its own (a new snapshot,
 # under READ COMMITTED): those still there unchanged were kept from the role.
@@ -331,6 +348,18 @@ def constraint_names(table: str) -> tuple[str, str]:
     )
 
 
+def escaped_table(schema: str, table: str) -> sql.Identifier:
+    """``schema.table`` as an identifier to compose into the text of a query sent
+    with parameters.
+
+    psycopg reads every ``%`` of such a text as the start of a placeholder, inside
+    quoted identifiers too: the names are given with ``%%``, which psycopg turns back
+    into ``%``. Text sent without parameters (the DDL script), or shown to a person,
+    takes ``sql.Identifier(schema, table)`` as it is.
+    """
+    return sql.Identifier(schema.replace("%", "%%"), table.replace("%", "%%"))
+
+
 def _render(template: sql.SQL, **parts: sql.Composable) -> str:
     # Rendered once per store, without a connection: identifiers are quoted by
     # psycopg's own escaping, and executing a fixed str lets psycopg reuse its parsed
@@ -348,6 +377,8 @@ class Statements:
         ddl: the script that creates the schema, the table, its constraints and
             comment, idempotently.
         shown: the table's qualified name as error messages show it.
+        purgeable: the count of the claims ``purge`` would remove at
+            ``%(before)s``, removing nothing (``mfa-amr purge --dry-run``).
     """
 
     schema: str
@@ -364,6 +395,7 @@ class Statements:
     delete_sessions: str
     purge_first: str
     purge_next: str
+    purgeable: str
     confirm: str
 
     @classmethod
@@ -378,11 +410,10 @@ class Statements:
         schema = check_identifier(schema, "schema")
         table = check_identifier(table, "table")
         primary_key, unique = constraint_names(table)
-        # In the text of a query sent with parameters, psycopg reads every '%' as
-        # the start of a placeholder, inside quoted identifiers too: such names are
-        # given with '%%', which psycopg turns back into '%'. The DDL is sent
-        # without parameters, so it takes the names as they are.
-        ident = sql.Identifier(schema.replace("%", "%%"), table.replace("%", "%%"))
+        # Every statement but the DDL goes with parameters, so takes the escaped
+        # names; the DDL is sent without, so it takes the names as they are.
+        ident = escaped_table(schema, table)
+        idle = _IDLE.format(table=ident)
         common: dict[str, sql.Composable] = {
             "table": ident,
             "names": _NAMES,
@@ -416,8 +447,9 @@ class Statements:
             delete_sessions=_render(
                 _CHECKED_DELETE, table=ident, where=_DELETE_SESSIONS_WHERE
             ),
-            purge_first=_render(_PURGE, table=ident, after=sql.SQL("")),
-            purge_next=_render(_PURGE, table=ident, after=_PURGE_AFTER),
+            purge_first=_render(_PURGE, table=ident, after=sql.SQL(""), idle=idle),
+            purge_next=_render(_PURGE, table=ident, after=_PURGE_AFTER, idle=idle),
+            purgeable=_render(_PURGEABLE, table=ident, idle=idle),
             confirm=_render(_CONFIRM, table=ident),
         )
 
